@@ -1,0 +1,47 @@
+// @rec/core: errors, seeded RNG, tfjs backend selection, gradients, run logger, atomic writes,
+// replay buffers, schedules and checkpoints shared by every @rec package.
+import './gradients.js';
+
+export {
+  RecError,
+  InvalidArgumentError,
+  ShapeError,
+  DataFormatError,
+  NotAvailableError,
+  ModelFormatError,
+  EnvContractError,
+  TimeoutError,
+  formatErrorMessage,
+  check,
+  checkPositiveInt,
+  checkFinite,
+  checkInRange,
+} from './errors.js';
+export type { RecErrorDetails } from './errors.js';
+export { Rng, hashString } from './rng.js';
+export type { RngState } from './rng.js';
+export {
+  initBackend,
+  describeBackend,
+  parseBackendPreference,
+  BACKEND_NAMES,
+  DEFAULT_BACKEND_ORDER,
+} from './backend.js';
+export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions } from './backend.js';
+export { registerFastGradients, matMulNoFlags } from './gradients.js';
+export { RunLogger } from './logger.js';
+export type { RunLoggerOptions, Progress } from './logger.js';
+export { writeFileAtomic, writeFileAtomicSync, writeJsonAtomic, replaceDirAtomic, sha256, sha256File } from './atomic.js';
+export { ReplayBuffer, linearSchedule, exponentialSchedule, stepSchedule } from './replay.js';
+export type {
+  FieldSpec,
+  FieldSpecs,
+  Batch,
+  ReplaySample,
+  ReplayBufferOptions,
+  PrioritizedOptions,
+  ReplayState,
+  ReplayArray,
+} from './replay.js';
+export { packArrays, unpackArrays, saveCheckpoint, loadCheckpoint, latestCheckpoint, onInterrupt } from './checkpoint.js';
+export type { CheckpointManifest, PackableArray } from './checkpoint.js';

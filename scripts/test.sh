@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need, builds, runs vitest and the package checks.
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+
+ensure_node_deps
+build_all
+
+export REC_DATA_DIR="${REC_DATA_DIR:-$ROOT/../shared/data}"
+log "vitest (REC_DATA_DIR=$REC_DATA_DIR)"
+pnpm -s vitest run
+
+log "typecheck"
+pnpm -s turbo run typecheck --output-logs=errors-only
+
+log "publint + pack/install/import check"
+pnpm -s turbo run lint:package --output-logs=errors-only
+node scripts/check-pack.mjs
