@@ -1,2 +1,17 @@
-// @rec/eval: Ranking and business metrics, baselines, off-policy estimates, A/B statistics and plots.
-export const PACKAGE_NAME = '@rec/eval';
+// @rec/eval: ranking and business metrics, baselines, off-policy estimates, A/B statistics and plots.
+export {
+  RANKING_METRICS,
+  rankingMetricsPerUser,
+  summarizeRanking,
+  rankingMetrics,
+  harmonicF1,
+  bootstrapMeans,
+  quantileSorted,
+  catalogCoverage,
+  intraListDiversity,
+  novelty,
+  nanMean,
+  csrFromArrays,
+  validateCsr,
+} from './metrics.js';
+export type { ItemsCsr, RankingMetricName, PerUserRanking, Estimate, BootstrapOptions, RankingSummary } from './metrics.js';
