@@ -15,3 +15,25 @@ export {
   validateCsr,
 } from './metrics.js';
 export type { ItemsCsr, RankingMetricName, PerUserRanking, Estimate, BootstrapOptions, RankingSummary } from './metrics.js';
+export { normalCdf, normalSf, normalQuantile, tCdf, tSf, tQuantile, chiSquareCdf, chiSquareSf } from './stats.js';
+export {
+  twoProportionTest,
+  welchTest,
+  summarize,
+  sampleRatioMismatch,
+  cuped,
+  msprtLikelihoodRatio,
+  msprtHalfWidth,
+  MixtureSequentialTest,
+} from './ab.js';
+export type {
+  ProportionArm,
+  TwoProportionResult,
+  MeanArm,
+  WelchResult,
+  SrmResult,
+  CupedResult,
+  MsprtInput,
+  SequentialOptions,
+  SequentialState,
+} from './ab.js';
