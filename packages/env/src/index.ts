@@ -1,1 +1,10 @@
+// @rec/env: the environment contract, its checker and rollout loop, reference policies, and three vectorized
+// simulators. The recording MockEnv lives in the `@rec/env/testing` entry point.
 export * from './types.js';
+export { checkEnv } from './check-env.js';
+export type { CheckEnvOptions, CheckEnvReport } from './check-env.js';
+export { rollout } from './rollout.js';
+export type { RolloutOptions, RolloutResult, RolloutStep } from './rollout.js';
+export { randomPolicy, popularityPolicy } from './policies.js';
+export type { PopularityPolicyOptions } from './policies.js';
+export { obsSize, actionSize } from './util.js';

@@ -1,0 +1,79 @@
+/** Small shared helpers for the environments: shape checks and action-space arithmetic. */
+import { ShapeError, InvalidArgumentError } from '@rec/core';
+import type { RecEnv } from './types.js';
+
+/** Numbers per user in one observation (product of `observation.shape`). */
+export function obsSize(env: Pick<RecEnv, 'observation'>): number {
+  let n = 1;
+  for (const d of env.observation.shape) n *= d;
+  return n;
+}
+
+/** Numbers per user in one action: `slateSize` (discrete) or `dim` (continuous). */
+export function actionSize(env: Pick<RecEnv, 'action'>): number {
+  return env.action.type === 'discrete' ? env.action.slateSize : env.action.dim;
+}
+
+/** Throw ShapeError unless `actions` is the right typed array with `batch * per` entries. */
+export function checkActions(
+  actions: Int32Array | Float32Array,
+  kind: 'discrete' | 'continuous',
+  batch: number,
+  per: number,
+  where: string,
+  numItems = 0,
+): void {
+  const want = kind === 'discrete' ? 'Int32Array' : 'Float32Array';
+  const okType = kind === 'discrete' ? actions instanceof Int32Array : actions instanceof Float32Array;
+  if (!okType || actions.length !== batch * per) {
+    throw new ShapeError('actions have the wrong type or length', {
+      where,
+      expected: `${want} of length batch ${batch} x ${kind === 'discrete' ? 'slateSize' : 'dim'} ${per} = ${batch * per}`,
+      got: actions,
+      hint: kind === 'discrete' ? 'pass item ids as an Int32Array, row-major [batch, slate]' : 'pass a Float32Array, row-major [batch, dim]',
+    });
+  }
+  if (kind === 'discrete') {
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i];
+      if (a < 0 || a >= numItems) {
+        throw new InvalidArgumentError('item id out of range', {
+          where: `${where}[${i}]`,
+          expected: `an item id in [0, ${numItems})`,
+          got: a,
+          hint: 'actions are dense item indices of the environment; map raw ids through the item IdMap first',
+        });
+      }
+    }
+  }
+}
+
+/** Throw ShapeError unless `users` has `batch` entries in `[0, numUsers)`. */
+export function checkUsers(users: Int32Array, batch: number, numUsers: number, where: string): void {
+  if (!(users instanceof Int32Array) || users.length !== batch) {
+    throw new ShapeError('users have the wrong type or length', {
+      where,
+      expected: `Int32Array of length batchSize ${batch}`,
+      got: users,
+    });
+  }
+  for (let i = 0; i < users.length; i++) {
+    if (users[i] < 0 || users[i] >= numUsers) {
+      throw new InvalidArgumentError('user index out of range', {
+        where: `${where}[${i}]`,
+        expected: `an index in [0, ${numUsers})`,
+        got: users[i],
+      });
+    }
+  }
+}
+
+/** Throw InvalidArgumentError when an environment is stepped before `reset`. */
+export function notReset(where: string): never {
+  throw new InvalidArgumentError('step before reset', {
+    where,
+    expected: 'reset() to have been called',
+    got: 'no active episode',
+    hint: 'call env.reset() (or env.reset(users)) first',
+  });
+}
