@@ -86,7 +86,7 @@ export function checkEnv(env: RecEnv, options: CheckEnvOptions = {}): CheckEnvRe
     if (!Number.isInteger(a.dim) || a.dim <= 0) fail(`\`action.dim\` must be a positive integer; got ${String(a.dim)}.`);
     if (!(Number.isFinite(a.low) && Number.isFinite(a.high) && a.low < a.high)) fail(`\`action.low\` < \`action.high\` must be finite; got [${a.low}, ${a.high}].`);
   } else {
-    fail(`\`action.type\` must be 'discrete' or 'continuous'; got ${JSON.stringify(a?.type)}.`);
+    fail(`\`action.type\` must be 'discrete' or 'continuous'; got ${JSON.stringify((a as { type?: unknown } | undefined)?.type)}.`);
   }
   if (typeof env.reset !== 'function' || typeof env.step !== 'function') fail('`reset` and `step` must be methods.');
   if (problems.length > 0) return finish();
