@@ -16,7 +16,7 @@ as_root() {
 
 APT_UPDATED=0
 apt_update_once() {
-  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get update -qq >/dev/null; APT_UPDATED=1; fi
+  if [ "$APT_UPDATED" = 0 ]; then as_root apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null; APT_UPDATED=1; fi
 }
 
 # ensure_apt PACKAGE... : install the Debian packages that are missing (no-op when all are there).
@@ -27,7 +27,7 @@ ensure_apt() {
   if ! command -v apt-get >/dev/null 2>&1; then echo "missing system packages: ${missing[*]} (install them by hand)" >&2; return 1; fi
   log "apt-get install ${missing[*]}"
   apt_update_once
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 ensure_node_deps() {
@@ -42,4 +42,36 @@ ensure_node_deps() {
 build_all() {
   log "build"
   pnpm -s turbo run build --output-logs=errors-only
+}
+
+# ensure_backports : add bookworm-backports to the existing Debian source (no host is named here; the one already
+# configured is reused). Idempotent: does nothing when the suite is already listed or the file is not there.
+ensure_backports() {
+  local src=/etc/apt/sources.list.d/debian.sources
+  [ -f "$src" ] || { echo "no $src: enable bookworm-backports by hand" >&2; return 1; }
+  grep -qE '^Suites:.*\bbookworm-backports\b' "$src" && return 0
+  log "enabling bookworm-backports in $src"
+  # Only the first Suites line (the main archive, not the security one) gets the backports suite.
+  as_root sed -i '0,/^Suites: bookworm\b/s//Suites: bookworm bookworm-backports/' "$src"
+  APT_UPDATED=0
+}
+
+# ensure_webgpu_driver : Mesa's lavapipe (CPU Vulkan) from bookworm-backports, so Dawn (the `webgpu` npm package)
+# finds an adapter on a machine without a GPU. Bookworm's own Mesa 22.3 is rejected by Dawn: we need >= 24.
+ensure_webgpu_driver() {
+  local v
+  v="$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)"
+  if [ -n "$v" ] && dpkg --compare-versions "$v" ge 24 && dpkg -s libvulkan1 >/dev/null 2>&1; then return 0; fi
+  command -v apt-get >/dev/null 2>&1 || { echo "no apt-get: install Mesa >= 24 lavapipe (mesa-vulkan-drivers) by hand for WebGPU tests" >&2; return 1; }
+  ensure_backports || return 1
+  log "apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1"
+  apt_update_once
+  DEBIAN_FRONTEND=noninteractive as_root apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+    -t bookworm-backports mesa-vulkan-drivers libvulkan1 >/dev/null
+}
+
+# ensure_chromium : Debian's chromium for the browser-demo test (driven headless by playwright-core).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  ensure_apt chromium
 }

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NotAvailableError, InvalidArgumentError } from './errors.js';
 
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -35,6 +36,11 @@ export interface InitBackendOptions {
   ignoreEnv?: boolean;
   /** Threads for the wasm backend (only honoured where tfjs allows threads). */
   wasmThreads?: number;
+  /**
+   * Directories from which the optional native packages (tfjs-node-gpu, tfjs-node) are resolved, in order.
+   * Default: the current working directory, then @rec/core's own location.
+   */
+  searchFrom?: readonly string[];
   /** Print one line saying which backend was chosen and why others were not (default false). */
   log?: (line: string) => void;
 }
@@ -68,19 +74,50 @@ export function parseBackendPreference(pref: string | readonly string[]): Backen
   return out;
 }
 
-/** Is the native binding of tfjs-node(-gpu) present? A half-installed package registers kernels and then throws. */
-function tfjsNodeBindingPresent(pkg: string): string | null {
-  if (!req) return null;
-  let pkgJson: string;
-  try {
-    pkgJson = req.resolve(`${pkg}/package.json`);
-  } catch {
+/** The tfjs-node packages, in the order `initBackend('tensorflow')` looks for them: CUDA first, then CPU-only. */
+export const TFJS_NODE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'] as const;
+
+/** Where a tfjs-node(-gpu) install was found: its entry file and its native binding. */
+export interface TfjsNodeInstall {
+  pkg: string;
+  /** The file `import()` loads (the package's main entry). */
+  entry: string;
+  /** `lib/napi-v<N>/tfjs_binding.node`, which the package's install step downloads or builds. */
+  binding: string;
+}
+
+function defaultSearchDirs(): string[] {
+  const dirs: string[] = [];
+  if (isNode) dirs.push(process.cwd());
+  // This module's own location: with pnpm, an optional peer installed by the app is linked beside @rec/core.
+  if (isNode) dirs.push(dirname(fileURLToPath(import.meta.url)));
+  return dirs;
+}
+
+/**
+ * Find an installed tfjs-node(-gpu) whose native binding is present, resolving `pkg` from each directory in
+ * `searchFrom` in turn. Returns null when the package is absent, or present without its binding (an install whose
+ * download step failed): importing such a package registers ~170 kernels and then throws, so it must not be imported.
+ */
+export function findTfjsNodeInstall(pkg: string, searchFrom: readonly string[] = defaultSearchDirs()): TfjsNodeInstall | null {
+  if (!isNode) return null;
+  for (const dir of searchFrom) {
+    const r = createRequire(join(resolve(dir), 'noop.js'));
+    let pkgJson: string;
+    let entry: string;
+    try {
+      pkgJson = r.resolve(`${pkg}/package.json`);
+      entry = r.resolve(pkg);
+    } catch {
+      continue;
+    }
+    const lib = join(dirname(pkgJson), 'lib');
+    if (!existsSync(lib)) return null;
+    for (const d of readdirSync(lib)) {
+      const binding = join(lib, d, 'tfjs_binding.node');
+      if (d.startsWith('napi-v') && existsSync(binding)) return { pkg, entry, binding };
+    }
     return null;
-  }
-  const lib = join(dirname(pkgJson), 'lib');
-  if (!existsSync(lib)) return null;
-  for (const d of readdirSync(lib)) {
-    if (d.startsWith('napi-v') && existsSync(join(lib, d, 'tfjs_binding.node'))) return join(lib, d, 'tfjs_binding.node');
   }
   return null;
 }
@@ -90,38 +127,45 @@ async function dynamicImport(specifier: string): Promise<unknown> {
   return import(/* @vite-ignore */ specifier);
 }
 
-async function tryTensorflow(): Promise<string> {
+async function tryTensorflow(searchFrom?: readonly string[]): Promise<string> {
   const errors: string[] = [];
-  for (const pkg of ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node']) {
-    if (!tfjsNodeBindingPresent(pkg)) {
-      errors.push(`${pkg} is not installed (or its native binding is missing)`);
+  for (const pkg of TFJS_NODE_PACKAGES) {
+    const found = findTfjsNodeInstall(pkg, searchFrom);
+    if (!found) {
+      errors.push(`${pkg} is not installed (or its native binding lib/napi-v*/tfjs_binding.node is missing)`);
       continue;
     }
     try {
-      await dynamicImport(pkg);
-      if (await tf.setBackend('tensorflow')) return pkg;
+      await dynamicImport(pathToFileURL(found.entry).href);
+      if (tf.findBackendFactory('tensorflow') && (await tf.setBackend('tensorflow'))) return pkg;
       errors.push(`${pkg} loaded but the 'tensorflow' backend did not initialise`);
     } catch (e) {
       errors.push(`${pkg}: ${errorText(e)}`);
     }
-    break; // try one package only: a failed one leaves kernels registered
+    break; // try one package only: a failed one leaves its kernels registered
   }
   throw new Error(errors.join('; '));
 }
-
-let webgpuDescription: string | undefined;
 
 /** In Node, give tfjs a `navigator.gpu` from the `webgpu` package (Dawn). In a browser, use the real one. */
 async function ensureNavigatorGpu(): Promise<void> {
   const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
   if (g.navigator?.gpu) return;
-  if (!isNode) throw new Error('navigator.gpu is not available in this browser');
+  if (!isNode) {
+    throw new Error('navigator.gpu is not available in this browser (WebGPU needs a secure context and a browser that ships it)');
+  }
   let mod: { create: (flags: string[]) => unknown; globals: Record<string, unknown> };
   try {
     mod = (await dynamicImport('webgpu')) as typeof mod;
   } catch (e) {
-    throw new Error(`the 'webgpu' package (Dawn for Node) is not installed: ${errorText(e)}`);
+    throw new Error(
+      `the optional peer 'webgpu' (Dawn for Node) is not installed: add webgpu@0.6.2 to your app (${errorText(e)})`,
+    );
   }
+  if (typeof mod.create !== 'function' || !mod.globals) {
+    throw new Error(`the 'webgpu' package does not export create() and globals: use webgpu@0.6.x`);
+  }
+  // tfjs-backend-webgpu needs the GPU* classes (GPUBufferUsage, GPUMapMode, ...) as globals, as in a browser.
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create([]);
   if (!g.navigator) {
@@ -139,15 +183,25 @@ async function tryWebgpu(): Promise<string> {
   await ensureNavigatorGpu();
   const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
   const adapter = (await gpu.requestAdapter()) as { info?: { description?: string; vendor?: string } } | null;
-  if (!adapter) throw new Error('navigator.gpu.requestAdapter() returned null (no Vulkan/Metal/D3D adapter; on Linux install mesa-vulkan-drivers >= 24)');
-  webgpuDescription = adapter.info?.description || adapter.info?.vendor || 'unknown adapter';
+  if (!adapter) {
+    throw new Error(
+      'navigator.gpu.requestAdapter() returned null: no usable Vulkan/Metal/D3D12 adapter' +
+        (isNode ? ' (on Debian/Ubuntu without a GPU install Mesa >= 24 lavapipe: mesa-vulkan-drivers, see docs/backends.md)' : ''),
+    );
+  }
+  const description = adapter.info?.description || adapter.info?.vendor || 'unknown adapter';
   try {
     await dynamicImport('@tensorflow/tfjs-backend-webgpu');
   } catch (e) {
-    throw new Error(`@tensorflow/tfjs-backend-webgpu is not installed: ${errorText(e)}`);
+    throw new Error(`the optional peer @tensorflow/tfjs-backend-webgpu is not installed: ${errorText(e)}`);
+  }
+  if (!tf.findBackendFactory('webgpu')) {
+    throw new Error(
+      '@tensorflow/tfjs-backend-webgpu did not register: it was imported before navigator.gpu existed; call initBackend() before importing it',
+    );
   }
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not initialise');
-  return webgpuDescription;
+  return description;
 }
 
 async function tryWasm(threads?: number): Promise<string> {
@@ -206,7 +260,7 @@ export async function initBackend(
   for (const name of order) {
     try {
       let provider: string;
-      if (name === 'tensorflow') provider = await tryTensorflow();
+      if (name === 'tensorflow') provider = await tryTensorflow(options.searchFrom);
       else if (name === 'webgpu') provider = await tryWebgpu();
       else if (name === 'wasm') provider = await tryWasm(options.wasmThreads);
       else provider = await tryCpu();

@@ -26,8 +26,10 @@ export {
   parseBackendPreference,
   BACKEND_NAMES,
   DEFAULT_BACKEND_ORDER,
+  TFJS_NODE_PACKAGES,
+  findTfjsNodeInstall,
 } from './backend.js';
-export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions } from './backend.js';
+export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
 export { RunLogger } from './logger.js';
 export type { RunLoggerOptions, Progress } from './logger.js';
