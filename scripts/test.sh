@@ -3,6 +3,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
 ensure_node_deps
+# System packages for the cross-backend suite (WebGPU on Mesa lavapipe) and the browser-demo test (chromium).
+ensure_webgpu_driver
+ensure_chromium
 build_all
 
 export REC_DATA_DIR="${REC_DATA_DIR:-$ROOT/../shared/data}"
