@@ -37,3 +37,5 @@ export type {
   SequentialOptions,
   SequentialState,
 } from './ab.js';
+export { ips, snips, doublyRobust, directMethod, tabularRewardModel, crossFitDoublyRobust } from './ope.js';
+export type { LoggedBandit, OpeOptions, OpeEstimate } from './ope.js';
