@@ -1,2 +1,13 @@
 // @rec/models-td3: TD3 recommender acting in item-embedding space, on tfjs-core.
-export const PACKAGE_NAME = '@rec/models-td3';
+export { Td3Agent, createTd3, loadTd3, resolveTd3Config, TD3_DEFAULTS, TD3_FORMAT_VERSION } from './td3.js';
+export type { Td3Config, TransitionBatch, UpdateResult } from './td3.js';
+export { learnTd3, evaluatePolicy, episodeSeed } from './train.js';
+export type { LearnOptions, EpisodeStats } from './train.js';
+export { ItemMatcher } from './matching.js';
+export type { ItemMatcherOptions, MergedLists } from './matching.js';
+export { Mlp, dropoutMask } from './mlp.js';
+export type { MlpOptions } from './mlp.js';
+export { BatchNorm } from './batch-norm.js';
+export type { BatchNormOptions } from './batch-norm.js';
+export { Adam, clipByGlobalNorm } from './adam.js';
+export type { AdamOptions } from './adam.js';

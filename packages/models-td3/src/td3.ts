@@ -1,0 +1,560 @@
+/**
+ * TD3 (Fujimoto et al. 2018, "Addressing Function Approximation Error in Actor-Critic Methods") acting in
+ * item-embedding space: the actor maps a user's state (5 beliefs + 64-d user embedding = 69) to a 64-d "virtual
+ * item" in [-1, 1]; twin critics score (state, action); target networks move by Polyak averaging; the critics'
+ * target uses clipped noise on the target action (target policy smoothing); the actor and targets update every
+ * `policyDelay` critic updates. Read top to bottom: config, agent state, update step, acting, persistence.
+ * The training controller (the design's episode/round schedule) is in `train.ts`.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  check,
+  checkPositiveInt,
+  EnvContractError,
+  InvalidArgumentError,
+  loadCheckpoint,
+  ModelFormatError,
+  packArrays,
+  ReplayBuffer,
+  replaceDirAtomic,
+  Rng,
+  sha256,
+  ShapeError,
+  unpackArrays,
+  writeJsonAtomic,
+  type PackableArray,
+  type ReplayState,
+  type RngState,
+} from '@rec/core';
+import type { RecEnv } from '@rec/env';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { Adam, clipByGlobalNorm } from './adam.js';
+import { Mlp } from './mlp.js';
+import type { ItemMatcher, MergedLists } from './matching.js';
+
+export const TD3_FORMAT_VERSION = 1;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Td3Config {
+  /** Observation size per user (beliefs 5 + user embedding 64). */
+  stateDim: number;
+  /** Action size: the virtual item's embedding dimension. */
+  actionDim: number;
+  /** Actions lie in [-maxAction, maxAction] (tanh output times this). */
+  maxAction: number;
+  /** Actor hidden layers (69 -> 512 -> 512 -> 256 -> 64). */
+  actorHidden: number[];
+  /** Critic hidden layers ((69 + 64) -> 512 -> 512 -> 256 -> 1), for each twin. */
+  criticHidden: number[];
+  /** Dropout after each hidden layer, in training mode only. */
+  dropout: number;
+  /** Batch normalisation after each hidden layer. */
+  batchNorm: boolean;
+  /** Running-statistics momentum: running = m * running + (1 - m) * batch (0.9 = PyTorch's 0.1). */
+  batchNormMomentum: number;
+  batchNormEpsilon: number;
+  /** Discount factor. */
+  gamma: number;
+  /** Polyak coefficient of the soft target updates. */
+  tau: number;
+  /** Std of the Gaussian noise on the target action (times maxAction). */
+  policyNoise: number;
+  /** The target noise is clipped to +-noiseClip (times maxAction). */
+  noiseClip: number;
+  /** Actor and target updates happen once per this many critic updates. */
+  policyDelay: number;
+  /** Transitions per update. */
+  batchSize: number;
+  actorLearningRate: number;
+  criticLearningRate: number;
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  /** Gradients are clipped to this global L2 norm (per network group); 0 disables clipping. */
+  maxGradNorm: number;
+  /** Std of the Gaussian exploration noise added to actions while learning (times maxAction). */
+  explorationNoise: number;
+  /** Replay capacity in transitions (memory: capacity x (2 stateDim + actionDim + 2) x 4 bytes). */
+  replayCapacity: number;
+  /** Users per actor forward pass (the design's batches of 4,000). */
+  inferenceBatch: number;
+  // --- training controller (train.ts) ---
+  /** Episodes to train. */
+  episodes: number;
+  /** Rounds (environment steps per user) per episode. */
+  rounds: number;
+  /** Transitions collected with uniform random actions before any update. */
+  warmup: number;
+  /** Train after every this many rounds (once warm). */
+  trainEvery: number;
+  /** Gradient updates per training phase. */
+  updatesPerTrain: number;
+  /** Seed of every random choice (initialisation, replay sampling, noise, dropout, environment seeds). */
+  seed: number;
+}
+
+export const TD3_DEFAULTS: Readonly<Td3Config> = Object.freeze({
+  stateDim: 69,
+  actionDim: 64,
+  maxAction: 1,
+  actorHidden: [512, 512, 256],
+  criticHidden: [512, 512, 256],
+  dropout: 0.1,
+  batchNorm: true,
+  batchNormMomentum: 0.9,
+  batchNormEpsilon: 1e-5,
+  gamma: 0.95,
+  tau: 0.005,
+  policyNoise: 0.2,
+  noiseClip: 0.5,
+  policyDelay: 2,
+  batchSize: 512,
+  actorLearningRate: 3e-4,
+  criticLearningRate: 3e-4,
+  adamBeta1: 0.9,
+  adamBeta2: 0.999,
+  adamEpsilon: 1e-8,
+  maxGradNorm: 1.0,
+  explorationNoise: 0.1,
+  replayCapacity: 300_000,
+  inferenceBatch: 4_000,
+  episodes: 10,
+  rounds: 20,
+  warmup: 100_000,
+  trainEvery: 3,
+  updatesPerTrain: 100,
+  seed: 0,
+});
+
+/** Fill in defaults and validate; throws InvalidArgumentError naming the bad key. */
+export function resolveTd3Config(partial: Partial<Td3Config> = {}): Td3Config {
+  const c: Td3Config = { ...TD3_DEFAULTS, ...partial, actorHidden: [...(partial.actorHidden ?? TD3_DEFAULTS.actorHidden)], criticHidden: [...(partial.criticHidden ?? TD3_DEFAULTS.criticHidden)] };
+  for (const key of ['stateDim', 'actionDim', 'policyDelay', 'batchSize', 'replayCapacity', 'inferenceBatch', 'episodes', 'rounds', 'trainEvery'] as const) {
+    checkPositiveInt(c[key], `Td3Config.${key}`);
+  }
+  for (const key of ['warmup', 'updatesPerTrain'] as const) check(Number.isInteger(c[key]) && c[key] >= 0, `Td3Config.${key}`, 'a non-negative integer', c[key]);
+  for (const key of ['gamma', 'tau', 'dropout'] as const) check(c[key] >= 0 && c[key] <= 1, `Td3Config.${key}`, 'a number in [0, 1]', c[key]);
+  check(c.dropout < 1, 'Td3Config.dropout', 'a rate below 1', c.dropout);
+  for (const key of ['maxAction', 'actorLearningRate', 'criticLearningRate', 'batchNormEpsilon', 'adamEpsilon'] as const) {
+    check(Number.isFinite(c[key]) && c[key] > 0, `Td3Config.${key}`, 'a positive number', c[key]);
+  }
+  for (const key of ['policyNoise', 'noiseClip', 'explorationNoise', 'maxGradNorm'] as const) check(Number.isFinite(c[key]) && c[key] >= 0, `Td3Config.${key}`, 'a non-negative number', c[key]);
+  for (const key of ['actorHidden', 'criticHidden'] as const) {
+    check(c[key].length > 0 && c[key].every((h) => Number.isInteger(h) && h > 0), `Td3Config.${key}`, 'a non-empty list of positive integers', c[key]);
+  }
+  check(Number.isFinite(c.seed), 'Td3Config.seed', 'a finite number', c.seed);
+  return c;
+}
+
+/** A batch of transitions, each array `[batch * size]`. */
+export interface TransitionBatch {
+  obs: Float32Array;
+  action: Float32Array;
+  reward: Float32Array;
+  nextObs: Float32Array;
+  done: Uint8Array | Float32Array;
+}
+
+export interface UpdateResult {
+  criticLoss: number;
+  /** Null on updates where the delayed actor did not update. */
+  actorLoss: number | null;
+}
+
+function replayFields(c: Td3Config) {
+  return {
+    obs: { size: c.stateDim },
+    action: { size: c.actionDim },
+    reward: { size: 1 },
+    nextObs: { size: c.stateDim },
+    done: { size: 1, type: Uint8Array },
+  };
+}
+type Td3Fields = ReturnType<typeof replayFields>;
+
+/** The independent random streams; each is saved so a resumed run draws exactly what an unbroken run would. */
+const STREAMS = ['replay', 'targetNoise', 'dropout', 'explore'] as const;
+type StreamName = (typeof STREAMS)[number];
+
+// ---------------------------------------------------------------------------------------------------------------
+// The agent
+// ---------------------------------------------------------------------------------------------------------------
+
+export class Td3Agent {
+  readonly config: Td3Config;
+  readonly actor: Mlp;
+  readonly actorTarget: Mlp;
+  readonly critic1: Mlp;
+  readonly critic2: Mlp;
+  readonly critic1Target: Mlp;
+  readonly critic2Target: Mlp;
+  readonly replay: ReplayBuffer<Td3Fields>;
+  private readonly actorOpt: Adam;
+  private readonly criticOpt: Adam;
+  readonly rng: Record<StreamName, Rng>;
+  /** Critic updates so far. */
+  updates = 0;
+  /** Transitions collected so far (also counts those the replay has overwritten). */
+  transitions = 0;
+  /** Episodes completed by the training controller. */
+  episodesDone = 0;
+  private disposed = false;
+
+  constructor(config: Partial<Td3Config> = {}) {
+    const c = resolveTd3Config(config);
+    this.config = c;
+    const root = new Rng(c.seed);
+    const init = root.split('init');
+    this.rng = Object.fromEntries(STREAMS.map((s) => [s, root.split(s)])) as Record<StreamName, Rng>;
+    const bn = c.batchNorm ? { momentum: c.batchNormMomentum, epsilon: c.batchNormEpsilon } : null;
+    const actorOpts = { input: c.stateDim, hidden: c.actorHidden, output: c.actionDim, dropout: c.dropout, batchNorm: bn, outputActivation: 'tanh' as const, outputScale: c.maxAction };
+    const criticOpts = { input: c.stateDim + c.actionDim, hidden: c.criticHidden, output: 1, dropout: c.dropout, batchNorm: bn, outputActivation: 'linear' as const, outputScale: 1 };
+    this.actor = new Mlp(actorOpts, init);
+    this.critic1 = new Mlp(criticOpts, init);
+    this.critic2 = new Mlp(criticOpts, init);
+    // Targets start as exact copies.
+    this.actorTarget = new Mlp(actorOpts, init);
+    this.critic1Target = new Mlp(criticOpts, init);
+    this.critic2Target = new Mlp(criticOpts, init);
+    this.actorTarget.softUpdateFrom(this.actor, 1);
+    this.critic1Target.softUpdateFrom(this.critic1, 1);
+    this.critic2Target.softUpdateFrom(this.critic2, 1);
+    const adam = { beta1: c.adamBeta1, beta2: c.adamBeta2, epsilon: c.adamEpsilon };
+    this.actorOpt = new Adam(this.actor.trainable, { ...adam, learningRate: c.actorLearningRate });
+    this.criticOpt = new Adam([...this.critic1.trainable, ...this.critic2.trainable], { ...adam, learningRate: c.criticLearningRate });
+    this.replay = new ReplayBuffer({ capacity: c.replayCapacity, fields: replayFields(c) });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // The update step
+  // -------------------------------------------------------------------------------------------------------------
+
+  /**
+   * One TD3 update on `batch` (or on `config.batchSize` transitions sampled from the replay buffer):
+   * critics regress on y = r + gamma (1 - done) min(Q1'(s', a~), Q2'(s', a~)) with a~ = clip(mu'(s') + clip(eps)),
+   * and every `policyDelay`-th call the actor ascends Q1(s, mu(s)) and all targets move by tau.
+   * Pass `readLosses: false` to skip the two GPU->CPU reads (the losses come back NaN).
+   */
+  update(batch?: TransitionBatch, readLosses = true): UpdateResult {
+    this.assertLive('update');
+    const c = this.config;
+    const b = batch ?? (this.replay.sample(c.batchSize, this.rng.replay).batch as unknown as TransitionBatch);
+    const n = b.reward.length;
+    if (b.obs.length !== n * c.stateDim || b.nextObs.length !== n * c.stateDim || b.action.length !== n * c.actionDim || b.done.length !== n) {
+      throw new ShapeError('transition batch arrays disagree', {
+        where: 'Td3Agent.update(batch)',
+        expected: `obs/nextObs ${n} x ${c.stateDim}, action ${n} x ${c.actionDim}, done ${n}`,
+        got: { obs: b.obs.length, action: b.action.length, nextObs: b.nextObs.length, done: b.done.length },
+      });
+    }
+    // Target policy smoothing noise, clipped, drawn in JS from a saved stream.
+    const noise = new Float32Array(n * c.actionDim);
+    const clipN = c.noiseClip * c.maxAction;
+    for (let i = 0; i < noise.length; i++) noise[i] = Math.max(-clipN, Math.min(clipN, this.rng.targetNoise.normal(0, c.policyNoise * c.maxAction)));
+    const doneF = b.done instanceof Float32Array ? b.done : Float32Array.from(b.done);
+
+    let criticLossT: tf.Scalar;
+    let actorLossT: tf.Scalar | null = null;
+    const obs = tf.tensor2d(b.obs, [n, c.stateDim]);
+    try {
+      criticLossT = tf.tidy(() => {
+        const y = tf.tidy(() => {
+          const nextObs = tf.tensor2d(b.nextObs, [n, c.stateDim]);
+          const nextA = tf.clipByValue(tf.add(this.actorTarget.apply(nextObs, false), tf.tensor2d(noise, [n, c.actionDim])), -c.maxAction, c.maxAction);
+          const sa = tf.concat([nextObs, nextA], 1) as tf.Tensor2D;
+          const q = tf.minimum(this.critic1Target.apply(sa, false), this.critic2Target.apply(sa, false));
+          const notDone = tf.sub(1, tf.tensor2d(doneF, [n, 1]));
+          return tf.add(tf.tensor2d(b.reward, [n, 1]), tf.mul(tf.mul(notDone, c.gamma), q));
+        });
+        const sa = tf.concat([obs, tf.tensor2d(b.action, [n, c.actionDim])], 1) as tf.Tensor2D;
+        const criticVars = this.criticOpt.params;
+        const { value, grads } = tf.variableGrads(() => {
+          const q1 = this.critic1.apply(sa, true, this.rng.dropout);
+          const q2 = this.critic2.apply(sa, true, this.rng.dropout);
+          return tf.add(tf.mean(tf.square(tf.sub(q1, y))), tf.mean(tf.square(tf.sub(q2, y)))) as tf.Scalar;
+        }, criticVars);
+        this.step(this.criticOpt, criticVars.map((v) => grads[v.name]));
+        return value;
+      });
+      this.updates++;
+      if (this.updates % c.policyDelay === 0) {
+        actorLossT = tf.tidy(() => {
+          const actorVars = this.actorOpt.params;
+          const { value, grads } = tf.variableGrads(() => {
+            const a = this.actor.apply(obs, true, this.rng.dropout);
+            // The critic scores the actor's actions in inference mode: running statistics, no dropout.
+            return tf.neg(tf.mean(this.critic1.apply(tf.concat([obs, a], 1) as tf.Tensor2D, false))) as tf.Scalar;
+          }, actorVars);
+          this.step(this.actorOpt, actorVars.map((v) => grads[v.name]));
+          return value;
+        });
+        this.actorTarget.softUpdateFrom(this.actor, c.tau);
+        this.critic1Target.softUpdateFrom(this.critic1, c.tau);
+        this.critic2Target.softUpdateFrom(this.critic2, c.tau);
+      }
+    } finally {
+      obs.dispose();
+    }
+    const criticLoss = readLosses ? criticLossT.dataSync()[0] : NaN;
+    const actorLoss = actorLossT ? (readLosses ? actorLossT.dataSync()[0] : NaN) : null;
+    criticLossT.dispose();
+    actorLossT?.dispose();
+    return { criticLoss, actorLoss };
+  }
+
+  private step(opt: Adam, grads: tf.Tensor[]): void {
+    if (this.config.maxGradNorm > 0) {
+      const clipped = clipByGlobalNorm(grads, this.config.maxGradNorm);
+      opt.apply(clipped.grads);
+      tf.dispose(clipped);
+    } else {
+      opt.apply(grads);
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Acting
+  // -------------------------------------------------------------------------------------------------------------
+
+  /**
+   * Actions `[batch * actionDim]` for observations `[batch * stateDim]` (inference mode, in chunks of
+   * `inferenceBatch`). With `explore`, Gaussian noise of std `explorationNoise * maxAction` is added, then clipped.
+   */
+  act(obs: Float32Array, options: { explore?: boolean } = {}): Float32Array {
+    this.assertLive('act');
+    const c = this.config;
+    const batch = obs.length / c.stateDim;
+    if (!Number.isInteger(batch) || batch === 0) {
+      throw new ShapeError('observations do not split into states', { where: 'Td3Agent.act(obs)', expected: `a non-empty multiple of stateDim ${c.stateDim}`, got: obs.length });
+    }
+    const out = new Float32Array(batch * c.actionDim);
+    for (let start = 0; start < batch; start += c.inferenceBatch) {
+      const rows = Math.min(c.inferenceBatch, batch - start);
+      const a = tf.tidy(() => this.actor.apply(tf.tensor2d(obs.subarray(start * c.stateDim, (start + rows) * c.stateDim), [rows, c.stateDim]), false));
+      out.set(a.dataSync() as Float32Array, start * c.actionDim);
+      a.dispose();
+    }
+    if (options.explore && c.explorationNoise > 0) {
+      const std = c.explorationNoise * c.maxAction;
+      for (let i = 0; i < out.length; i++) out[i] = Math.max(-c.maxAction, Math.min(c.maxAction, out[i] + this.rng.explore.normal(0, std)));
+    }
+    return out;
+  }
+
+  /** Uniform random actions in [-maxAction, maxAction] (the warm-up policy), `[batch * actionDim]`. */
+  randomActions(batch: number): Float32Array {
+    const m = this.config.maxAction;
+    return this.rng.explore.fillUniform(new Float32Array(batch * this.config.actionDim), -m, m) as Float32Array;
+  }
+
+  /**
+   * Recommendations for observations: the actor's action matched by cosine to items (`rlCount`), merged with the
+   * pre-trained list (`pretrainedCount`, top user-item dot products). `userEmbeddings [batch * matcher.dim]`
+   * defaults to the last `matcher.dim` numbers of each observation (the belief simulator's state layout).
+   */
+  recommend(
+    obs: Float32Array,
+    matcher: ItemMatcher,
+    options: { userEmbeddings?: Float32Array; rlCount?: number; pretrainedCount?: number } = {},
+  ): MergedLists {
+    const c = this.config;
+    if (matcher.dim !== c.actionDim) {
+      throw new ShapeError('item embeddings and actions differ in size', { where: 'Td3Agent.recommend(matcher)', expected: `dim ${c.actionDim}`, got: matcher.dim });
+    }
+    const batch = obs.length / c.stateDim;
+    let users = options.userEmbeddings;
+    if (!users) {
+      check(c.stateDim >= matcher.dim, 'Td3Agent.recommend(options.userEmbeddings)', `user embeddings, since the state (${c.stateDim}) is shorter than an embedding (${matcher.dim})`, undefined);
+      users = new Float32Array(batch * matcher.dim);
+      for (let b = 0; b < batch; b++) users.set(obs.subarray((b + 1) * c.stateDim - matcher.dim, (b + 1) * c.stateDim), b * matcher.dim);
+    }
+    return matcher.recommend(this.act(obs), users, batch, options.rlCount ?? 10, options.pretrainedCount ?? 10);
+  }
+
+  /** Store a batch of transitions in the replay buffer. */
+  remember(t: TransitionBatch): void {
+    const n = t.reward.length;
+    this.replay.addBatch({ obs: t.obs, action: t.action, reward: t.reward, nextObs: t.nextObs, done: t.done }, n);
+    this.transitions += n;
+  }
+
+  /** Throws EnvContractError unless `env` has continuous actions and observation sizes matching this agent. */
+  checkEnv(env: RecEnv): void {
+    const c = this.config;
+    const obsSize = env.observation.shape.reduce((a: number, b: number) => a * b, 1);
+    if (env.action.type !== 'continuous' || env.action.dim !== c.actionDim || obsSize !== c.stateDim) {
+      throw new EnvContractError('environment does not fit this agent', {
+        where: `Td3Agent (env "${env.name}")`,
+        expected: `continuous actions of dim ${c.actionDim} and observations of size ${c.stateDim}`,
+        got: { action: env.action, observation: env.observation.shape },
+        hint: 'Create the agent with createTd3({ stateDim, actionDim }) matching the environment.',
+      });
+    }
+    if (env.action.high !== c.maxAction || env.action.low !== -c.maxAction) {
+      throw new EnvContractError('action bounds differ', { where: `Td3Agent (env "${env.name}")`, expected: `[-${c.maxAction}, ${c.maxAction}]`, got: [env.action.low, env.action.high], hint: 'Set maxAction to the environment\'s bound (symmetric bounds only).' });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Persistence
+  // -------------------------------------------------------------------------------------------------------------
+
+  private networks(): [string, Mlp][] {
+    return [
+      ['actor', this.actor],
+      ['actorTarget', this.actorTarget],
+      ['critic1', this.critic1],
+      ['critic2', this.critic2],
+      ['critic1Target', this.critic1Target],
+      ['critic2Target', this.critic2Target],
+    ];
+  }
+
+  /**
+   * Everything a checkpoint holds, as named files: `config.json`, `weights.bin` (all six networks including their
+   * batch-norm running statistics), `optimizer.bin`, `state.json` (counters, generators) and, with `replay`,
+   * `replay.bin`.
+   */
+  serialize(options: { replay?: boolean } = {}): Record<string, Uint8Array | string> {
+    this.assertLive('save');
+    const weights: Record<string, PackableArray> = {};
+    for (const [net, mlp] of this.networks()) for (const [name, v] of mlp.named()) weights[`${net}/${name}`] = v.dataSync() as Float32Array;
+    const optimizer: Record<string, PackableArray> = {};
+    for (const [label, opt] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) {
+      opt.m.forEach((m, i) => (optimizer[`${label}/m${i}`] = m.dataSync() as Float32Array));
+      opt.v.forEach((v, i) => (optimizer[`${label}/v${i}`] = v.dataSync() as Float32Array));
+    }
+    const state = {
+      format: TD3_FORMAT_VERSION,
+      updates: this.updates,
+      transitions: this.transitions,
+      episodesDone: this.episodesDone,
+      adamSteps: { actor: this.actorOpt.step, critic: this.criticOpt.step },
+      rng: Object.fromEntries(STREAMS.map((s) => [s, this.rng[s].getState()])),
+      backend: tf.getBackend(),
+      replay: undefined as Omit<ReplayState, 'fields' | 'tree'> | undefined,
+    };
+    const files: Record<string, Uint8Array | string> = {
+      'config.json': JSON.stringify({ package: '@rec/models-td3', format: TD3_FORMAT_VERSION, config: this.config }, null, 2),
+      'weights.bin': packArrays(weights),
+      'optimizer.bin': packArrays(optimizer),
+    };
+    if (options.replay) {
+      const rs = this.replay.getState();
+      state.replay = { capacity: rs.capacity, size: rs.size, next: rs.next, sampleCalls: rs.sampleCalls, maxPriority: rs.maxPriority };
+      files['replay.bin'] = packArrays(rs.fields);
+    }
+    files['state.json'] = JSON.stringify(state, null, 2);
+    return files;
+  }
+
+  /** Restore from files written by `serialize` (weights always; optimizer, counters, RNG and replay when present). */
+  restore(files: Record<string, Uint8Array>, where = 'Td3Agent.restore'): void {
+    this.assertLive('load');
+    const need = (f: string) => {
+      if (!files[f]) throw new ModelFormatError('checkpoint file missing', { where, expected: f, got: Object.keys(files) });
+      return files[f];
+    };
+    const saved = JSON.parse(new TextDecoder().decode(need('config.json'))) as { config: Td3Config };
+    for (const key of ['stateDim', 'actionDim', 'actorHidden', 'criticHidden', 'batchNorm'] as const) {
+      if (JSON.stringify(saved.config[key]) !== JSON.stringify(this.config[key])) {
+        throw new ModelFormatError('checkpoint was written by a differently shaped agent', { where, expected: `${key} = ${JSON.stringify(this.config[key])}`, got: saved.config[key], hint: 'Use loadTd3(dir) to build the agent from the saved config.' });
+      }
+    }
+    const weights = unpackArrays(need('weights.bin'));
+    const assign = (v: tf.Variable, arr: PackableArray | undefined, name: string) => {
+      if (!arr || arr.length !== v.size) throw new ModelFormatError('tensor missing or mis-sized', { where: `${where} ${name}`, expected: `${v.size} numbers`, got: arr?.length });
+      tf.tidy(() => v.assign(tf.tensor(arr as Float32Array, v.shape)));
+    };
+    for (const [net, mlp] of this.networks()) for (const [name, v] of mlp.named()) assign(v, weights[`${net}/${name}`], `${net}/${name}`);
+    if (files['optimizer.bin']) {
+      const opt = unpackArrays(files['optimizer.bin']);
+      for (const [label, o] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) {
+        o.m.forEach((m, i) => assign(m, opt[`${label}/m${i}`], `${label}/m${i}`));
+        o.v.forEach((v, i) => assign(v, opt[`${label}/v${i}`], `${label}/v${i}`));
+      }
+    }
+    if (files['state.json']) {
+      const s = JSON.parse(new TextDecoder().decode(files['state.json'])) as {
+        updates: number; transitions: number; episodesDone: number; adamSteps: { actor: number; critic: number };
+        rng: Record<StreamName, RngState>; replay?: Omit<ReplayState, 'fields' | 'tree'>;
+      };
+      this.updates = s.updates;
+      this.transitions = s.transitions;
+      this.episodesDone = s.episodesDone;
+      this.actorOpt.step = s.adamSteps.actor;
+      this.criticOpt.step = s.adamSteps.critic;
+      for (const k of STREAMS) this.rng[k].setState(s.rng[k]);
+      if (s.replay && files['replay.bin']) {
+        if (s.replay.capacity !== this.config.replayCapacity) {
+          throw new ModelFormatError('replay capacity differs', { where, expected: `${this.config.replayCapacity}`, got: s.replay.capacity });
+        }
+        const fields = unpackArrays(files['replay.bin']) as ReplayState['fields'];
+        this.replay.setState({ ...s.replay, fields });
+      }
+    }
+  }
+
+  /**
+   * Save to directory `dir` atomically (written to a temporary sibling, then renamed), with a MANIFEST.json of
+   * sha256 checksums that `load` verifies. `replay: true` also saves the replay buffer (for resuming training).
+   */
+  async save(dir: string, options: { replay?: boolean } = {}): Promise<string> {
+    const files = this.serialize(options);
+    await replaceDirAtomic(dir, async (tmp) => {
+      const manifest = { name: 'td3', createdAt: new Date().toISOString(), files: {} as Record<string, { bytes: number; sha256: string }>, meta: { package: '@rec/models-td3', format: TD3_FORMAT_VERSION } };
+      for (const [name, data] of Object.entries(files)) {
+        const bytes = typeof data === 'string' ? new TextEncoder().encode(data) : data;
+        await fs.writeFile(join(tmp, name), bytes);
+        manifest.files[name] = { bytes: bytes.byteLength, sha256: sha256(bytes) };
+      }
+      await writeJsonAtomic(join(tmp, 'MANIFEST.json'), manifest);
+    });
+    return dir;
+  }
+
+  /** Restore this agent from a directory written by `save` or by the training controller's checkpoints. */
+  async load(dir: string): Promise<this> {
+    const { files } = await loadCheckpoint(dir);
+    this.restore(files, `Td3Agent.load(${dir})`);
+    return this;
+  }
+
+  /** Free every tensor this agent holds. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const [, mlp] of this.networks()) mlp.dispose();
+    this.actorOpt.dispose();
+    this.criticOpt.dispose();
+  }
+
+  private assertLive(where: string): void {
+    if (this.disposed) throw new InvalidArgumentError('agent was disposed', { where: `Td3Agent.${where}`, expected: 'a live agent', got: 'disposed' });
+  }
+}
+
+/** Create a TD3 agent (config keys not given take `TD3_DEFAULTS`). */
+export function createTd3(config: Partial<Td3Config> = {}): Td3Agent {
+  return new Td3Agent(config);
+}
+
+/** Build an agent from a saved directory: its config, weights, optimizer state, counters and (if saved) replay. */
+export async function loadTd3(dir: string, overrides: Partial<Td3Config> = {}): Promise<Td3Agent> {
+  const { files } = await loadCheckpoint(dir);
+  if (!files['config.json']) throw new ModelFormatError('not a TD3 save', { where: dir, expected: 'config.json', got: Object.keys(files) });
+  const saved = JSON.parse(new TextDecoder().decode(files['config.json'])) as { package?: string; config: Td3Config };
+  if (saved.package !== '@rec/models-td3') throw new ModelFormatError('not a TD3 save', { where: join(dir, 'config.json'), expected: 'package "@rec/models-td3"', got: saved.package });
+  const agent = new Td3Agent({ ...saved.config, ...overrides });
+  try {
+    agent.restore(files, `loadTd3(${dir})`);
+  } catch (e) {
+    agent.dispose();
+    throw e;
+  }
+  return agent;
+}
