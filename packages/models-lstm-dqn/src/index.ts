@@ -1,2 +1,24 @@
 // @rec/models-lstm-dqn: LSTM-DQN recommender (Fan & Lin, IPEC 2022) and its stronger variant, on tfjs-core.
-export const PACKAGE_NAME = '@rec/models-lstm-dqn';
+export { LstmDqn, resolveConfig, diffConfig, DEFAULT_CONFIG, EPSILON_PRESETS } from './lstm-dqn.js';
+export type {
+  LstmDqnConfig,
+  LstmDqnOptions,
+  LearnOptions,
+  LearnResult,
+  Recommendation,
+  BatchRecommendation,
+  FeedbackBatch,
+} from './lstm-dqn.js';
+export { paperNetwork, variantNetwork, validateNetwork, networkParamShapes, featureSize, qValues, stateFeatures, embeddingQuery } from './network.js';
+export type { NetworkConfig, ForwardOptions } from './network.js';
+export { runRecurrent, recurrentParamShapes, recurrentOutputSize, fromKerasLstm } from './rnn.js';
+export type { CellType, RecurrentSpec, RecurrentOutput, RunOptions } from './rnn.js';
+export { selfAttentionPool, attentionParamShapes } from './attention.js';
+export { Adam, clipByGlobalNorm, createVariables, syncVariables, readVariables, writeVariables, disposeVariables, countParameters } from './params.js';
+export type { ParamShapes, ParamTensors, ParamVariables, AdamOptions } from './params.js';
+export { StreamingTopK } from './topk.js';
+export { ItemVocab } from './vocab.js';
+export { CatalogueScorer } from './catalogue.js';
+export type { CatalogueScorerOptions } from './catalogue.js';
+export { saveModel, loadModel, loadLstmDqn, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './model-io.js';
+export type { LoadModelOptions, LstmDqnServable } from './model-io.js';

@@ -1,0 +1,165 @@
+/**
+ * The Q-networks. Paper model (Fan & Lin, IPEC 2022): sequence of 10 steps x 10 features -> LSTM(128) x 2 layers
+ * (dropout 0.2) -> Dense 256 ReLU (dropout 0.2) -> Dense 128 ReLU (dropout 0.2) -> one Q-value per item.
+ * Variant: 20 x 20 input -> bidirectional LSTM(256) x 3 (dropout 0.3) -> 8-head self-attention -> MLP -> dueling head.
+ * Heads: `dense` (a weight column per item) or `embedding` (Q(s, a) = f(s) . e_a + b_a, for large catalogues).
+ * Networks are pure functions of a parameter map, so the online and target networks share this code.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { check } from '@rec/core';
+import { attentionParamShapes, selfAttentionPool } from './attention.js';
+import type { ParamShapes, ParamTensors } from './params.js';
+import { recurrentOutputSize, recurrentParamShapes, runRecurrent, type CellType, type RecurrentSpec } from './rnn.js';
+
+export interface NetworkConfig {
+  /** Steps per state sequence (5, 10 or 20 in the paper's sweep). */
+  seqLen: number;
+  /** Features per step. */
+  featureDim: number;
+  /** Number of actions (items in the vocabulary). */
+  numActions: number;
+  /** Recurrent cell. */
+  cell: CellType;
+  /** Hidden units per direction. */
+  hidden: number;
+  /** Stacked recurrent layers. */
+  layers: number;
+  bidirectional: boolean;
+  /** Dropout between recurrent layers. */
+  rnnDropout: number;
+  /** Self-attention heads over the recurrent outputs (0 = none: use the last step). */
+  attentionHeads: number;
+  /** Hidden sizes of the ReLU MLP after the recurrent part. */
+  mlp: number[];
+  /** Dropout after each MLP layer. */
+  mlpDropout: number;
+  /** `dense`: a weight column per item; `embedding`: Q = f(s) . e_a + b_a. */
+  head: 'dense' | 'embedding';
+  /** Size of f(s) and e_a for the embedding head. */
+  embeddingDim: number;
+  /** Dueling: Q = V(s) + A(s, a) - mean_a A(s, a). */
+  dueling: boolean;
+}
+
+/** The paper's network for `numActions` items. */
+export function paperNetwork(numActions: number, overrides: Partial<NetworkConfig> = {}): NetworkConfig {
+  return {
+    seqLen: 10,
+    featureDim: 10,
+    numActions,
+    cell: 'lstm',
+    hidden: 128,
+    layers: 2,
+    bidirectional: false,
+    rnnDropout: 0.2,
+    attentionHeads: 0,
+    mlp: [256, 128],
+    mlpDropout: 0.2,
+    head: 'dense',
+    embeddingDim: 64,
+    dueling: false,
+    ...overrides,
+  };
+}
+
+/** The stronger variant: 20-d x 20 steps, BiLSTM(256) x 3, 8-head attention, dueling head. */
+export function variantNetwork(numActions: number, overrides: Partial<NetworkConfig> = {}): NetworkConfig {
+  return {
+    ...paperNetwork(numActions),
+    seqLen: 20,
+    featureDim: 20,
+    hidden: 256,
+    layers: 3,
+    bidirectional: true,
+    rnnDropout: 0.3,
+    attentionHeads: 8,
+    mlpDropout: 0.3,
+    dueling: true,
+    ...overrides,
+  };
+}
+
+export function validateNetwork(c: NetworkConfig, where = 'NetworkConfig'): void {
+  for (const k of ['seqLen', 'featureDim', 'numActions', 'hidden', 'layers'] as const) {
+    check(Number.isInteger(c[k]) && c[k] > 0, `${where}.${k}`, 'a positive integer', c[k]);
+  }
+  check(c.cell === 'lstm' || c.cell === 'gru', `${where}.cell`, "'lstm' or 'gru'", c.cell);
+  check(c.head === 'dense' || c.head === 'embedding', `${where}.head`, "'dense' or 'embedding'", c.head);
+  check(c.rnnDropout >= 0 && c.rnnDropout < 1, `${where}.rnnDropout`, 'a number in [0, 1)', c.rnnDropout);
+  check(c.mlpDropout >= 0 && c.mlpDropout < 1, `${where}.mlpDropout`, 'a number in [0, 1)', c.mlpDropout);
+  const d = c.hidden * (c.bidirectional ? 2 : 1);
+  check(c.attentionHeads === 0 || d % c.attentionHeads === 0, `${where}.attentionHeads`, `0 or a divisor of ${d}`, c.attentionHeads);
+  check(Array.isArray(c.mlp) && c.mlp.every((x) => Number.isInteger(x) && x > 0), `${where}.mlp`, 'an array of positive integers', c.mlp);
+}
+
+function recurrentSpec(c: NetworkConfig): RecurrentSpec {
+  return { cell: c.cell, inputSize: c.featureDim, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout };
+}
+
+/** Size of the state representation that feeds the Q-head. */
+export function featureSize(c: NetworkConfig): number {
+  return c.mlp.length ? c.mlp[c.mlp.length - 1] : recurrentOutputSize(recurrentSpec(c));
+}
+
+export function networkParamShapes(c: NetworkConfig): ParamShapes {
+  validateNetwork(c);
+  const spec = recurrentSpec(c);
+  const shapes: ParamShapes = { ...recurrentParamShapes(spec) };
+  let d = recurrentOutputSize(spec);
+  if (c.attentionHeads > 0) Object.assign(shapes, attentionParamShapes(d));
+  c.mlp.forEach((units, i) => {
+    shapes[`mlp.${i}`] = [d, units];
+    shapes[`mlp.${i}.bias`] = [units];
+    d = units;
+  });
+  if (c.head === 'dense') {
+    shapes['head.q'] = [d, c.numActions];
+    shapes['head.q.bias'] = [c.numActions];
+  } else {
+    shapes['head.proj'] = [d, c.embeddingDim];
+    shapes['head.proj.bias'] = [c.embeddingDim];
+    // Stored transposed ([E, N]) so scoring is a plain matMul f(s) [B, E] x [E, N].
+    shapes['items.embT'] = [c.embeddingDim, c.numActions];
+    shapes['items.bias'] = [c.numActions];
+  }
+  if (c.dueling) {
+    shapes['head.value'] = [d, 1];
+    shapes['head.value.bias'] = [1];
+  }
+  return shapes;
+}
+
+export interface ForwardOptions {
+  training: boolean;
+  seed?: number;
+}
+
+/** State representation `[B, featureSize]` for states `[B, seqLen, featureDim]`. Call inside tf.tidy. */
+export function stateFeatures(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D, opts: ForwardOptions): tf.Tensor2D {
+  const rnn = runRecurrent(params, recurrentSpec(c), x, opts);
+  let h: tf.Tensor2D = c.attentionHeads > 0 ? selfAttentionPool(params, rnn.steps, c.attentionHeads) : rnn.last;
+  const seed = opts.seed ?? 0;
+  c.mlp.forEach((_, i) => {
+    h = tf.relu(tf.add(tf.matMul(h, params[`mlp.${i}`] as tf.Tensor2D), params[`mlp.${i}.bias`])) as tf.Tensor2D;
+    if (opts.training && c.mlpDropout > 0) h = tf.dropout(h, c.mlpDropout, undefined, seed + 104729 * (i + 1)) as tf.Tensor2D;
+  });
+  return h;
+}
+
+/** The query vector f(s) `[B, E]` of the embedding head. */
+export function embeddingQuery(params: ParamTensors, h: tf.Tensor2D): tf.Tensor2D {
+  return tf.add(tf.matMul(h, params['head.proj'] as tf.Tensor2D), params['head.proj.bias']) as tf.Tensor2D;
+}
+
+/** Q-values `[B, numActions]` for states `[B, seqLen, featureDim]`. Call inside tf.tidy. */
+export function qValues(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D, opts: ForwardOptions): tf.Tensor2D {
+  const h = stateFeatures(params, c, x, opts);
+  let q: tf.Tensor2D;
+  if (c.head === 'dense') q = tf.add(tf.matMul(h, params['head.q'] as tf.Tensor2D), params['head.q.bias']) as tf.Tensor2D;
+  else q = tf.add(tf.matMul(embeddingQuery(params, h), params['items.embT'] as tf.Tensor2D), params['items.bias']) as tf.Tensor2D;
+  if (c.dueling) {
+    const v = tf.add(tf.matMul(h, params['head.value'] as tf.Tensor2D), params['head.value.bias']);
+    q = tf.add(v, tf.sub(q, tf.mean(q, 1, true))) as tf.Tensor2D;
+  }
+  return q;
+}
