@@ -805,7 +805,7 @@ export class LstmDqn {
       throw new ModelFormatError('checkpoint network does not match this agent', {
         where: dir,
         expected: JSON.stringify(Object.fromEntries(mismatch.map((k) => [k, (this.config.network as unknown as Record<string, unknown>)[k]]))),
-        got: JSON.stringify(Object.fromEntries(mismatch.map((k) => [k, meta.config.network[k]]))),
+        got: Object.fromEntries(mismatch.map((k) => [k, meta.config.network[k]])),
         hint: 'Create the agent with the network config the checkpoint was written with.',
       });
     }

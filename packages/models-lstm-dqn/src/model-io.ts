@@ -119,7 +119,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
       throw new ModelFormatError('saved model config does not match what the caller expects', {
         where: join(dir, 'model.json'),
         expected: JSON.stringify(Object.fromEntries(diff.map((k) => [k, (wanted as unknown as Record<string, unknown>)[k]]))),
-        got: JSON.stringify(Object.fromEntries(diff.map((k) => [k, (network as unknown as Record<string, unknown>)[k]]))),
+        got: Object.fromEntries(diff.map((k) => [k, (network as unknown as Record<string, unknown>)[k]])),
         hint: 'Load the model with the settings it was trained with, or retrain for the new ones.',
       });
     }
