@@ -64,7 +64,7 @@ export interface LstmDqnConfig {
   /** Gradient steps each time training runs. */
   gradientSteps: number;
   /** Prioritized replay (sum-tree, alpha, beta annealed to 1) or uniform (false). */
-  prioritized: false | PrioritizedOptions;
+  prioritized: boolean | PrioritizedOptions;
   /** Hard target sync every this many gradient steps (used when tau = 1). */
   targetSyncEvery: number;
   /** Soft target update rate per gradient step; 1 = hard sync every `targetSyncEvery`. */
@@ -270,7 +270,7 @@ export class LstmDqn {
     this.replay = new ReplayBuffer({
       capacity: config.bufferSize,
       fields: { obs: { size: this.stateSize }, action: { size: 1, type: Int32Array }, reward: { size: 1 }, nextObs: { size: this.stateSize }, discount: { size: 1 } },
-      prioritized: config.prioritized === false ? false : config.prioritized,
+      prioritized: config.prioritized,
     });
     this.popularity = new Float64Array(vocab.size);
   }
