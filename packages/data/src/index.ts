@@ -26,3 +26,29 @@ export {
   EVENT_STATE_DIM,
 } from './features.js';
 export type { UserProfileOptions, EventStateOptions } from './features.js';
+// Ingest half: reader, presets, cleaning, cache, re-indexing, splits, Arrow interchange.
+export { presets, USER_BEHAVIOR_WINDOW, REJECT_REASONS, validateLayout, isUserBehaviorLayout, parseDateUtcSeconds } from './csv.js';
+export type { CsvLayout, BehaviorMapping, TimestampMapping, TimeWindow, DatasetPreset, PresetName, RejectReason, RejectedRow } from './csv.js';
+export { readInteractions, readMovieLensGenres, isGzipFile } from './reader.js';
+export type { ReadOptions, ReadReport, ReadResult } from './reader.js';
+export { ingest, describeDataset, datasetStats, scanDuplicates, orderByUserTime } from './ingest.js';
+export type { IngestOptions, IngestReport, IngestResult, DatasetStats, DuplicateScan } from './ingest.js';
+export { reindex, rawLog, denseColumn, DenseIdMap } from './reindex.js';
+export type { IdOrder, ReindexOptions } from './reindex.js';
+export { cacheLocation, defaultCacheDir, readCache, writeCache, CACHE_FORMAT_VERSION } from './cache.js';
+export type { CacheLocation } from './cache.js';
+export { temporalSplit, leaveLastOut, randomUserSplit, subLog } from './split.js';
+export type { RowSplit, TemporalSplit, UserSplit } from './split.js';
+export { logToTable, tableToLog, writeArrowFile, readArrowFile, idMapsToTable, tableToIdMaps, LOG_COLUMNS } from './arrow.js';
+export {
+  generateSyntheticLog,
+  syntheticUsers,
+  syntheticUserBehaviorChunks,
+  writeSyntheticUserBehavior,
+  resolveSyntheticOptions,
+  nextInStringOrder,
+  USER_BEHAVIOR_FULL,
+} from './synthetic.js';
+export type { SyntheticOptions, ResolvedSyntheticOptions, SyntheticUserBlock, WriteSyntheticResult } from './synthetic.js';
+export { logStatistics, compareLogStatistics, formatComparison, checkUserBehaviorOrder } from './synthetic-report.js';
+export type { LogStatistics, StatisticComparison, OrderCheck } from './synthetic-report.js';
