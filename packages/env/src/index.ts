@@ -8,3 +8,17 @@ export type { RolloutOptions, RolloutResult, RolloutStep } from './rollout.js';
 export { randomPolicy, popularityPolicy } from './policies.js';
 export type { PopularityPolicyOptions } from './policies.js';
 export { obsSize, actionSize } from './util.js';
+export { CosineMatcher, TfjsCosineMatcher, normaliseRows } from './match.js';
+export type { ItemMatcher, TfjsCosineMatcherOptions } from './match.js';
+export {
+  UserBeliefSim,
+  UserBeliefEnv,
+  runBeliefEpisode,
+  acceptanceProbability,
+  clusterCentres,
+  computeUserClusterDistances,
+  DEFAULT_BELIEF_SIM_CONFIG,
+} from './belief-sim.js';
+export type { BeliefSimData, BeliefSimConfig, UserBeliefEnvOptions, BeliefEpisodeOptions, BeliefEpisodeMetrics } from './belief-sim.js';
+export { buildBeliefSimData, syntheticBeliefSimData } from './belief-data.js';
+export type { BeliefSimInputs, SyntheticBeliefOptions } from './belief-data.js';
