@@ -22,8 +22,8 @@ export class Adam {
     readonly params: tf.Variable[],
     readonly options: AdamOptions,
   ) {
-    this.m = params.map((p) => tf.variable(tf.zerosLike(p), false));
-    this.v = params.map((p) => tf.variable(tf.zerosLike(p), false));
+    this.m = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
+    this.v = tf.tidy(() => params.map((p) => tf.variable(tf.zerosLike(p), false)));
   }
 
   /** Apply one update from `grads` (same order as `params`). Frees nothing it did not create. */

@@ -23,10 +23,13 @@ export class BatchNorm {
     readonly features: number,
     readonly options: BatchNormOptions,
   ) {
-    this.gamma = tf.variable(tf.ones([features]), true);
-    this.beta = tf.variable(tf.zeros([features]), true);
-    this.runningMean = tf.variable(tf.zeros([features]), false);
-    this.runningVar = tf.variable(tf.ones([features]), false);
+    // Inside tidy: the initial-value tensors are freed, the variables (never tidied) survive.
+    [this.gamma, this.beta, this.runningMean, this.runningVar] = tf.tidy(() => [
+      tf.variable(tf.ones([features]), true),
+      tf.variable(tf.zeros([features]), true),
+      tf.variable(tf.zeros([features]), false),
+      tf.variable(tf.ones([features]), false),
+    ]);
   }
 
   /**

@@ -30,7 +30,7 @@ function linear(fanIn: number, fanOut: number, rng: Rng): Linear {
   const bound = 1 / Math.sqrt(fanIn);
   const w = rng.fillUniform(new Float32Array(fanIn * fanOut), -bound, bound) as Float32Array;
   const b = rng.fillUniform(new Float32Array(fanOut), -bound, bound) as Float32Array;
-  return { w: tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true), b: tf.variable(tf.tensor1d(b), true) };
+  return tf.tidy(() => ({ w: tf.variable(tf.tensor2d(w, [fanIn, fanOut]), true), b: tf.variable(tf.tensor1d(b), true) }));
 }
 
 /**

@@ -1,0 +1,87 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, Rng, ShapeError } from '@rec/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ItemMatcher } from './matching.js';
+import { createTd3 } from './td3.js';
+
+beforeAll(async () => {
+  await initBackend('cpu', { ignoreEnv: true });
+});
+
+/** Brute-force reference: indices sorted by cosine(action, item), best first. */
+function bruteCosine(items: Float32Array, dim: number, action: Float32Array): number[] {
+  const n = items.length / dim;
+  const an = Math.hypot(...action);
+  const scores = Array.from({ length: n }, (_, i) => {
+    let dot = 0;
+    let nn = 0;
+    for (let j = 0; j < dim; j++) {
+      dot += items[i * dim + j] * action[j];
+      nn += items[i * dim + j] ** 2;
+    }
+    return dot / (Math.sqrt(nn) * an);
+  });
+  return scores.map((s, i) => [s, i]).sort((a, b) => b[0] - a[0]).map((x) => x[1]);
+}
+
+describe('ItemMatcher', () => {
+  it('ranks by cosine, not by dot product (hand example)', () => {
+    // Items in 2-d: A = (10, 0) (long, 0 degrees), B = (1, 1) (45 degrees), C = (0, 1) (90 degrees).
+    // Action (1, 1): cosines A 0.707, B 1.0, C 0.707 -> B first; dot products would put A (10) first.
+    const m = new ItemMatcher(new Float32Array([10, 0, 1, 1, 0, 1]), 2);
+    expect(m.match(new Float32Array([1, 1]), 1, 1)[0]).toBe(1);
+    // Pre-trained list uses raw dot products: user (1, 0.2) -> A (10) then B (1.2) then C (0.2).
+    expect(Array.from(m.pretrained(new Float32Array([1, 0.2]), 1, 3))).toEqual([0, 1, 2]);
+    m.dispose();
+  });
+
+  it('matches a brute-force cosine top-k over chunks of users', () => {
+    const rng = new Rng(5);
+    const dim = 16;
+    const items = rng.fillNormal(new Float32Array(300 * dim)) as Float32Array;
+    const actions = rng.fillUniform(new Float32Array(7 * dim), -1, 1) as Float32Array;
+    const m = new ItemMatcher(items, dim, { chunk: 3 });
+    const got = m.match(actions, 7, 5);
+    for (let b = 0; b < 7; b++) {
+      expect(Array.from(got.subarray(b * 5, b * 5 + 5))).toEqual(bruteCosine(items, dim, actions.subarray(b * dim, (b + 1) * dim)).slice(0, 5));
+    }
+    m.dispose();
+  });
+
+  it('merges the RL and pre-trained lists into distinct items, RL first', () => {
+    const rng = new Rng(9);
+    const dim = 8;
+    const items = rng.fillNormal(new Float32Array(60 * dim)) as Float32Array;
+    const users = rng.fillNormal(new Float32Array(20 * dim)) as Float32Array;
+    const m = new ItemMatcher(items, dim);
+    // Actions equal to the user embeddings make the two lists overlap heavily: the merge must still give 20 distinct.
+    const out = m.recommend(users, users, 20, 10, 10);
+    expect(out.items.length).toBe(400);
+    for (let b = 0; b < 20; b++) {
+      const row = out.items.subarray(b * 20, (b + 1) * 20);
+      expect(new Set(row).size).toBe(20);
+      expect(Array.from(row.subarray(0, 10))).toEqual(Array.from(out.rl.subarray(b * 10, (b + 1) * 10)));
+      expect(Array.from(row.subarray(10))).toEqual(Array.from(out.pretrained.subarray(b * 10, (b + 1) * 10)));
+    }
+    expect(() => m.match(new Float32Array(5), 1, 3)).toThrow(ShapeError);
+    m.dispose();
+  });
+
+  it('recommends from an agent without leaking tensors', () => {
+    const agent = createTd3({ stateDim: 13, actionDim: 8, actorHidden: [16], criticHidden: [16], replayCapacity: 10 });
+    const rng = new Rng(2);
+    const m = new ItemMatcher(rng.fillNormal(new Float32Array(100 * 8)) as Float32Array, 8);
+    const obs = rng.fillNormal(new Float32Array(6 * 13)) as Float32Array;
+    agent.recommend(obs, m);
+    const before = tf.memory().numTensors;
+    const out = agent.recommend(obs, m);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(out.items.length).toBe(6 * 20);
+    // The pre-trained list defaults to the last 8 numbers of each observation as the user embedding.
+    const users = new Float32Array(6 * 8);
+    for (let b = 0; b < 6; b++) users.set(obs.subarray(b * 13 + 5, b * 13 + 13), b * 8);
+    expect(Array.from(agent.recommend(obs, m, { userEmbeddings: users }).items)).toEqual(Array.from(out.items));
+    agent.dispose();
+    m.dispose();
+  });
+});
