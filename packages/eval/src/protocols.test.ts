@@ -163,3 +163,21 @@ describe('baselines on a structured synthetic log', () => {
     expect(res[0].coverage).toBeGreaterThan(res[1].coverage);
   });
 });
+
+describe('reports', () => {
+  it('markdown and JSON rows carry every policy and metric', async () => {
+    const { offlineMarkdown, offlineRows } = await import('./report.js');
+    const log = structuredLog(2, 60);
+    const split = leaveLastOutSplit(log);
+    const res = [randomScorer(split.numItems, 1), mostPopularScorer(split)].map((p) => evaluatePolicy(p, split, { k: 5, bootstrap: 50 }));
+    const md = offlineMarkdown(res);
+    expect(md.split('\n')).toHaveLength(4); // header, separator, two policies
+    expect(md).toContain('| most-popular |');
+    expect(md).toMatch(/precision@5/);
+    const rows = offlineRows(res);
+    // 7 ranking metrics + f1OfMeans + coverage + diversity + novelty = 11 per policy
+    expect(rows).toHaveLength(22);
+    const p = rows.find((r) => r.policy === 'most-popular' && r.metric === 'precision')!;
+    expect(p.value).toBeCloseTo(res[1].summary.precision.value, 12);
+  });
+});
