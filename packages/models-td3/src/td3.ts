@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { Adam, clipByGlobalNorm } from './adam.js';
 import { Mlp } from './mlp.js';
 import type { ItemMatcher, MergedLists } from './matching.js';
+import { evaluatePolicy, learnTd3, type EpisodeStats, type LearnOptions } from './train.js';
 
 export const TD3_FORMAT_VERSION = 1;
 
@@ -319,6 +320,17 @@ export class Td3Agent {
   // -------------------------------------------------------------------------------------------------------------
   // Acting
   // -------------------------------------------------------------------------------------------------------------
+
+  /** Train in `env` on the design's schedule (see `learnTd3` in train.ts); resolves to per-episode statistics. */
+  learn(env: RecEnv, options: LearnOptions = {}): Promise<EpisodeStats[]> {
+    return learnTd3(this, env, options);
+  }
+
+  /** One episode of the greedy policy (no exploration, no training), optionally with the environment seeded. */
+  evaluate(env: RecEnv, options: { rounds?: number; seed?: number } = {}): EpisodeStats {
+    this.checkEnv(env);
+    return evaluatePolicy(env, (obs) => this.act(obs), options.rounds ?? this.config.rounds, options.seed);
+  }
 
   /**
    * Actions `[batch * actionDim]` for observations `[batch * stateDim]` (inference mode, in chunks of
