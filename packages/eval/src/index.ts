@@ -50,3 +50,5 @@ export { trainingCurvesSpec, metricComparisonSpec, abOverTimeSpec, renderSvg, sv
 export type { VegaLiteSpec, TrainingPoint, MetricPoint, AbPoint, PngOptions } from './plots.js';
 export { REPORT_METRICS, offlineRows, markdownTable, offlineMarkdown, onlineMarkdown, writeOfflineReport } from './report.js';
 export type { ReportMetric, MetricRow, OfflineReportOptions } from './report.js';
+export { trainGru4Rec, GRU4REC_DEFAULTS } from './gru4rec.js';
+export type { Gru4RecConfig, Gru4RecScorer } from './gru4rec.js';

@@ -1,0 +1,230 @@
+/**
+ * A supervised next-item baseline in the GRU4Rec style (Hidasi et al. 2016), on tfjs-core: item embedding -> one
+ * GRU layer -> a linear layer over the whole catalogue, trained with softmax cross-entropy on "given the last L
+ * items, predict the next". Small, seeded, full-softmax (no sampled negatives).
+ *
+ * Implementation details:
+ * 1. Training examples: every position p >= 1 of every user's training sequence (time order); input = the up to
+ *    `maxLen` items before p, left-padded with -1; target = item p. Capped at `maxExamples` by a seeded sample.
+ * 2. Embedding lookup in training is `oneHot(items) @ E` (a -1 pad gives a zero row): its gradient is a plain
+ *    matMul, where `tf.gather`'s would need UnsortedSegmentSum (missing on wasm, very slow on cpu). Inference uses gather.
+ * 3. GRU (Cho et al. 2014): z = sig(x Wz + h Uz + bz), r = sig(x Wr + h Ur + br), n = tanh(x Wn + r * (h Un) + bn),
+ *    h' = (1 - z) * n + z * h; padded steps keep h unchanged (mask).
+ * 4. Loss = mean over the batch of -log softmax(h Wo + bo)[target]; Adam; weights from a seeded Rng (Glorot uniform).
+ * 5. Tensors are created and freed inside this file (`tf.tidy`, `dispose`); the boundary is typed arrays.
+ * Callers must `import '@rec/core'` (done here) so tfjs gradients are registered, and pick a backend first.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { check, Rng } from '@rec/core';
+import { userSequences } from '@rec/data';
+import type { ItemsCsr } from './metrics.js';
+import type { OfflineSplit } from './protocols.js';
+import type { Scorer } from './baselines.js';
+import { subLog } from './baselines.js';
+import { TopK } from './topk.js';
+
+export interface Gru4RecConfig {
+  /** Item embedding size. */
+  embeddingDim: number;
+  /** GRU hidden size. */
+  hiddenDim: number;
+  /** Items of context fed to the GRU. */
+  maxLen: number;
+  /** Passes over the training examples. */
+  epochs: number;
+  /** Examples per gradient step. */
+  batchSize: number;
+  /** Adam learning rate. */
+  learningRate: number;
+  /** Cap on training examples (seeded sample); keeps tests and notebooks small. */
+  maxExamples: number;
+  /** Seed for initialisation, example sampling and shuffling. */
+  seed: number;
+}
+
+export const GRU4REC_DEFAULTS: Gru4RecConfig = {
+  embeddingDim: 32,
+  hiddenDim: 48,
+  maxLen: 10,
+  epochs: 5,
+  batchSize: 64,
+  learningRate: 0.01,
+  maxExamples: 20_000,
+  seed: 0,
+};
+
+export interface Gru4RecScorer extends Scorer {
+  /** Mean training loss per epoch. */
+  readonly losses: number[];
+  readonly config: Gru4RecConfig;
+  /** Free the model's variables. */
+  dispose(): void;
+}
+
+function glorot(rng: Rng, fanIn: number, fanOut: number, shape: number[]): tf.Variable {
+  const lim = Math.sqrt(6 / (fanIn + fanOut));
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) v[i] = (2 * rng.next() - 1) * lim;
+  return tf.tidy(() => tf.variable(tf.tensor(v, shape))); // tidy frees the initial tensor
+}
+
+interface Weights {
+  E: tf.Variable;
+  W: tf.Variable; // [d, 3H]
+  U: tf.Variable; // [H, 3H]
+  b: tf.Variable; // [3H]
+  Wo: tf.Variable; // [H, N]
+  bo: tf.Variable; // [N]
+}
+
+/** GRU over embedded inputs x [B, L, d] with mask m [B, L]; returns the last hidden state [B, H]. */
+function gruForward(w: Weights, x: tf.Tensor3D, mask: tf.Tensor2D, H: number): tf.Tensor2D {
+  const [B, L, d] = x.shape;
+  const xw = tf.reshape(tf.matMul(tf.reshape(x, [B * L, d]), w.W), [B, L, 3 * H]);
+  let h = tf.zeros([B, H]) as tf.Tensor2D;
+  for (let t = 0; t < L; t++) {
+    const xt = tf.reshape(tf.slice(xw, [0, t, 0], [B, 1, 3 * H]), [B, 3 * H]);
+    const hu = tf.matMul(h, w.U);
+    const xb = tf.add(xt, w.b);
+    const z = tf.sigmoid(tf.add(tf.slice(xb, [0, 0], [B, H]), tf.slice(hu, [0, 0], [B, H])));
+    const r = tf.sigmoid(tf.add(tf.slice(xb, [0, H], [B, H]), tf.slice(hu, [0, H], [B, H])));
+    const n = tf.tanh(tf.add(tf.slice(xb, [0, 2 * H], [B, H]), tf.mul(r, tf.slice(hu, [0, 2 * H], [B, H]))));
+    const hNew = tf.add(tf.mul(tf.sub(1, z), n), tf.mul(z, h));
+    const m = tf.reshape(tf.slice(mask, [0, t], [B, 1]), [B, 1]);
+    h = tf.add(tf.mul(m, hNew), tf.mul(tf.sub(1, m), h)) as tf.Tensor2D;
+  }
+  return h;
+}
+
+/** Left-padded windows of the last `maxLen` items of each context. */
+function windows(ctx: ItemsCsr, units: Int32Array, maxLen: number): { items: Int32Array; mask: Float32Array } {
+  const items = new Int32Array(units.length * maxLen).fill(-1);
+  const mask = new Float32Array(units.length * maxLen);
+  for (let i = 0; i < units.length; i++) {
+    const a = ctx.offsets[units[i]];
+    const b = ctx.offsets[units[i] + 1];
+    const n = Math.min(maxLen, b - a);
+    for (let j = 0; j < n; j++) {
+      items[i * maxLen + maxLen - n + j] = ctx.items[b - n + j];
+      mask[i * maxLen + maxLen - n + j] = 1;
+    }
+  }
+  return { items, mask };
+}
+
+/** Train on the split's training rows and return a Scorer over its units. */
+export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig> = {}, onEpoch?: (epoch: number, loss: number) => void): Gru4RecScorer {
+  const cfg: Gru4RecConfig = { ...GRU4REC_DEFAULTS, ...config };
+  for (const key of ['embeddingDim', 'hiddenDim', 'maxLen', 'epochs', 'batchSize', 'maxExamples'] as const) {
+    check(Number.isInteger(cfg[key]) && cfg[key] > 0, `trainGru4Rec(config.${key})`, 'a positive integer', cfg[key]);
+  }
+  check(cfg.learningRate > 0, 'trainGru4Rec(config.learningRate)', 'a positive learning rate', cfg.learningRate);
+  const N = split.numItems;
+  const { embeddingDim: d, hiddenDim: H, maxLen: L } = cfg;
+  const rng = new Rng(cfg.seed);
+  // 1. examples from each user's training sequence
+  const sub = subLog(split.log, split.trainRows);
+  const seqs = userSequences(sub);
+  const ctxItems: number[] = [];
+  const ctxOffsets: number[] = [0];
+  const targets: number[] = [];
+  for (let u = 0; u < seqs.numUsers; u++) {
+    const a = seqs.offsets[u];
+    const b = seqs.offsets[u + 1];
+    for (let p = a + 1; p < b; p++) {
+      for (let j = Math.max(a, p - L); j < p; j++) ctxItems.push(sub.item[seqs.rows[j]]);
+      ctxOffsets.push(ctxItems.length);
+      targets.push(sub.item[seqs.rows[p]]);
+    }
+  }
+  const allCtx: ItemsCsr = { offsets: Int32Array.from(ctxOffsets), items: Int32Array.from(ctxItems) };
+  let exampleIds = Int32Array.from({ length: targets.length }, (_, i) => i);
+  if (exampleIds.length > cfg.maxExamples) exampleIds = rng.sampleWithoutReplacement(exampleIds.length, cfg.maxExamples);
+  check(exampleIds.length > 0, 'trainGru4Rec(split)', 'training sequences with at least 2 events', 0);
+
+  const w: Weights = {
+    E: glorot(rng, N, d, [N, d]),
+    W: glorot(rng, d, 3 * H, [d, 3 * H]),
+    U: glorot(rng, H, 3 * H, [H, 3 * H]),
+    b: tf.tidy(() => tf.variable(tf.zeros([3 * H]))),
+    Wo: glorot(rng, H, N, [H, N]),
+    bo: tf.tidy(() => tf.variable(tf.zeros([N]))),
+  };
+  const vars = [w.E, w.W, w.U, w.b, w.Wo, w.bo];
+  const opt = tf.train.adam(cfg.learningRate);
+  const losses: number[] = [];
+  const B = cfg.batchSize;
+  for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+    rng.shuffle(exampleIds);
+    let total = 0;
+    let batches = 0;
+    for (let s = 0; s < exampleIds.length; s += B) {
+      const ids = exampleIds.subarray(s, Math.min(exampleIds.length, s + B));
+      const nb = ids.length;
+      const win = windows(allCtx, ids, L);
+      const tgt = Int32Array.from(ids, (i) => targets[i]);
+      const lossT = tf.tidy(() => {
+        const itemsT = tf.tensor2d(win.items, [nb * L, 1], 'int32');
+        const maskT = tf.tensor2d(win.mask, [nb, L]);
+        const yT = tf.oneHot(tf.tensor1d(tgt, 'int32'), N);
+        return opt.minimize(
+          () => {
+            // 2. one-hot @ E: gradient is a matMul (no gather gradient)
+            const oh = tf.reshape(tf.oneHot(tf.reshape(itemsT, [nb * L]), N), [nb * L, N]);
+            const x = tf.reshape(tf.matMul(oh, w.E), [nb, L, d]) as tf.Tensor3D;
+            const h = gruForward(w, x, maskT, H);
+            const logits = tf.add(tf.matMul(h, w.Wo), w.bo);
+            return tf.neg(tf.mean(tf.sum(tf.mul(yT, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+          },
+          true,
+          vars,
+        ) as tf.Scalar;
+      });
+      total += lossT.dataSync()[0];
+      lossT.dispose();
+      batches++;
+    }
+    losses.push(total / batches);
+    onEpoch?.(epoch, total / batches);
+  }
+  opt.dispose();
+
+  const ctx = split.context;
+  let disposed = false;
+  return {
+    name: 'gru4rec',
+    losses,
+    config: cfg,
+    scoreUsers(units, k, exclude) {
+      check(!disposed, 'gru4rec.scoreUsers', 'a model that was not disposed', 'disposed');
+      const out = new Int32Array(units.length * k);
+      const top = new TopK(N, k);
+      const chunk = 256;
+      for (let a = 0; a < units.length; a += chunk) {
+        const sub = units.subarray(a, Math.min(units.length, a + chunk));
+        const nb = sub.length;
+        const win = windows(ctx, sub, L);
+        const scores = tf.tidy(() => {
+          // inference: gather is fine (no gradient); -1 pads are clamped to 0 and masked out by the GRU mask
+          const idx = tf.tensor1d(Int32Array.from(win.items, (v) => (v < 0 ? 0 : v)), 'int32');
+          const x = tf.reshape(tf.gather(w.E, idx), [nb, L, d]) as tf.Tensor3D;
+          const h = gruForward(w, x, tf.tensor2d(win.mask, [nb, L]), H);
+          return tf.add(tf.matMul(h, w.Wo), w.bo);
+        });
+        const s = scores.dataSync();
+        scores.dispose();
+        for (let i = 0; i < nb; i++) {
+          const g = a + i;
+          top.select(s, out, g * k, i * N, exclude?.items, exclude ? exclude.offsets[g] : 0, exclude ? exclude.offsets[g + 1] : 0);
+        }
+      }
+      return out;
+    },
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      for (const v of vars) v.dispose();
+    },
+  };
+}
