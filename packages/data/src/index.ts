@@ -52,3 +52,7 @@ export {
 export type { SyntheticOptions, ResolvedSyntheticOptions, SyntheticUserBlock, WriteSyntheticResult } from './synthetic.js';
 export { logStatistics, compareLogStatistics, formatComparison, checkUserBehaviorOrder } from './synthetic-report.js';
 export type { LogStatistics, StatisticComparison, OrderCheck } from './synthetic-report.js';
+export { learnEmbeddings, userEmbeddingsFromItems, cosineSimilarity } from './embeddings.js';
+export type { EmbeddingOptions, Embeddings } from './embeddings.js';
+export { kMeans, itemClusters, userClusterAffinity } from './clusters.js';
+export type { KMeansOptions, KMeansResult } from './clusters.js';
