@@ -6,6 +6,8 @@ ensure_node_deps
 # System packages for the cross-backend suite (WebGPU on Mesa lavapipe) and the browser-demo test (chromium).
 ensure_webgpu_driver
 ensure_chromium
+# A real Redis for the @rec/serve integration tests (they start their own server on a free loopback port).
+ensure_apt redis-server
 build_all
 
 export REC_DATA_DIR="${REC_DATA_DIR:-$ROOT/../shared/data}"

@@ -131,9 +131,7 @@ export class RedisCache implements RecCache {
     });
     this.client.on('ready', () => {
       opts.onStatus?.('ready');
-      this.replaying = this.replayInvalidations().finally(() => {
-        this.replaying = null;
-      });
+      this.kickReplay(true);
     });
     for (const ev of ['close', 'reconnecting', 'end'] as const) {
       this.client.on(ev, () => {
@@ -150,6 +148,15 @@ export class RedisCache implements RecCache {
     const t0 = Date.now();
     while (!this.usable && Date.now() - t0 < ms) await new Promise((r) => setTimeout(r, 10));
     return this.usable;
+  }
+
+  /** Replay pending invalidations (on reconnect, or when Redis answered again after timeouts). */
+  private kickReplay(force = false): void {
+    if (this.replaying || this.closed || this.client.status !== 'ready') return;
+    if (!force && this.pending.size === 0 && !this.pendingOverflow) return;
+    this.replaying = this.replayInvalidations().finally(() => {
+      this.replaying = null;
+    });
   }
 
   private async replayInvalidations(): Promise<void> {
@@ -169,9 +176,10 @@ export class RedisCache implements RecCache {
         await this.client.del(...users.map((u) => this.prefix + u));
         for (const u of users) this.pending.delete(u);
       }
-      this.usable = this.client.status === 'ready';
     } catch {
-      this.usable = false; // the next 'ready' retries
+      // what is still pending stays pending: those users bypass the cache and the next get retries the replay
+    } finally {
+      this.usable = this.client.status === 'ready';
     }
   }
 
@@ -186,6 +194,11 @@ export class RedisCache implements RecCache {
 
   async get(userId: string, field: string): Promise<CacheLookup> {
     if (!this.ready()) return { status: 'bypass' };
+    if (this.pendingOverflow || (this.pending.size > 0 && this.pending.has(userId))) {
+      // an invalidation of this user has not reached Redis yet (it timed out): do not trust the entry
+      this.kickReplay();
+      return { status: 'bypass' };
+    }
     try {
       const v = await this.client.hget(this.prefix + userId, field);
       return v === null ? { status: 'miss' } : { status: 'hit', value: v };
@@ -195,7 +208,7 @@ export class RedisCache implements RecCache {
   }
 
   async set(userId: string, field: string, value: string): Promise<boolean> {
-    if (!this.ready()) return false;
+    if (!this.ready() || this.pendingOverflow || this.pending.has(userId)) return false;
     try {
       const key = this.prefix + userId;
       const res = await this.client.pipeline().hset(key, field, value).pexpire(key, this.ttlMs, 'NX').exec();
