@@ -17,7 +17,7 @@
 import { InvalidArgumentError, ShapeError, check, writeJsonAtomic } from '@rec/core';
 import type { ContinuousActionSpace, Policy, RecEnv, StepResult } from './types.js';
 import { CosineMatcher, type ItemMatcher } from './match.js';
-import { checkActions, checkUsers, notReset } from './util.js';
+import { checkActions, checkUsers, drawUniform, notReset } from './util.js';
 
 /** Inputs of the simulator, all flat typed arrays. */
 export interface BeliefSimData {
@@ -127,26 +127,6 @@ export function acceptanceProbability(belief: number, distance: number, config: 
   if (!c.useSigmoid) return c.fallbackAcceptance;
   const p = Math.max(0, 1 - distance / c.maxDistance) * (1 / (1 + Math.exp(-belief * c.sigmoidScale))) + c.baseline;
   return p < 0 ? 0 : p > 1 ? 1 : p;
-}
-
-/** 32-bit integer finaliser (a murmur3-style avalanche) for counter-based random draws. */
-function mix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x846ca68b);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** Uniform in [0, 1) from (seed, user, episode, round, slot), independent of processing order. */
-function drawUniform(seed: number, user: number, episode: number, round: number, slot: number): number {
-  let h = mix32(seed ^ 0x5bd1e995);
-  h = mix32(h ^ user);
-  h = mix32((h + Math.imul(episode, 0x9e3779b9)) >>> 0);
-  h = mix32((h ^ Math.imul(round + 1, 0x85ebca6b)) >>> 0);
-  h = mix32((h + Math.imul(slot + 1, 0xc2b2ae35)) >>> 0);
-  return h / 4294967296;
 }
 
 function checkLen(a: ArrayLike<number> | undefined, n: number, type: string, where: string): void {

@@ -22,3 +22,12 @@ export {
 export type { BeliefSimData, BeliefSimConfig, UserBeliefEnvOptions, BeliefEpisodeOptions, BeliefEpisodeMetrics } from './belief-sim.js';
 export { buildBeliefSimData, syntheticBeliefSimData } from './belief-data.js';
 export type { BeliefSimInputs, SyntheticBeliefOptions } from './belief-data.js';
+export {
+  BehaviorSimEnv,
+  behaviorSimDataFromLog,
+  DEFAULT_BEHAVIOR_SIM_CONFIG,
+  Response,
+  RESPONSES,
+  BEHAVIOR_OBS_FEATURES,
+} from './behavior-sim.js';
+export type { BehaviorSimData, BehaviorSimConfig, BehaviorSimOptions, BehaviorSimFromLogOptions, BehaviorEpisodeMetrics } from './behavior-sim.js';

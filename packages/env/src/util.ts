@@ -77,3 +77,24 @@ export function notReset(where: string): never {
     hint: 'call env.reset() (or env.reset(users)) first',
   });
 }
+
+/** 32-bit integer finaliser (a murmur3-style avalanche) for counter-based random draws. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x7feb352d);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x846ca68b);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** Uniform in [0, 1) from (seed, user, episode, round, slot), independent of processing order. */
+export function drawUniform(seed: number, user: number, episode: number, round: number, slot: number): number {
+  let h = mix32(seed ^ 0x5bd1e995);
+  h = mix32(h ^ user);
+  h = mix32((h + Math.imul(episode, 0x9e3779b9)) >>> 0);
+  h = mix32((h ^ Math.imul(round + 1, 0x85ebca6b)) >>> 0);
+  h = mix32((h + Math.imul(slot + 1, 0xc2b2ae35)) >>> 0);
+  return h / 4294967296;
+}
+
