@@ -245,7 +245,7 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
     dropped = read.log.numRows - log.numRows;
   }
   const tIndex = performance.now();
-  const indexed = reindex(log, { order: options.order });
+  const indexed = reindex(log, { order: options.order, inPlace: true }); // the raw columns are ours; their ids live on in the maps
   const tDone = performance.now();
   const report: IngestReport = {
     ...read.report,

@@ -98,10 +98,10 @@ export class DenseIdMap implements IdMap {
   }
 }
 
-/** Dense ids for one raw column. Returns the dense column and `toRaw`. */
-export function denseColumn(raw: Int32Array, order: IdOrder = 'first-seen'): { dense: Int32Array; toRaw: Float64Array } {
+/** Dense ids for one raw column. Returns the dense column and `toRaw`. `out` may be `raw` itself (in place). */
+export function denseColumn(raw: Int32Array, order: IdOrder = 'first-seen', out?: Int32Array): { dense: Int32Array; toRaw: Float64Array } {
   const n = raw.length;
-  const dense = new Int32Array(n);
+  const dense = out ?? new Int32Array(n);
   let min = 0;
   let max = 0;
   if (n > 0) {
@@ -169,6 +169,8 @@ export function denseColumn(raw: Int32Array, order: IdOrder = 'first-seen'): { d
 export interface ReindexOptions {
   /** `first-seen` (default) or `sorted` by raw id. */
   order?: IdOrder;
+  /** Overwrite the log's user/item/category columns with the dense ids instead of allocating (saves 12 bytes a row). */
+  inPlace?: boolean;
 }
 
 /**
@@ -178,9 +180,10 @@ export function reindex(log: InteractionLog, options: ReindexOptions = {}): Inde
   const order = options.order ?? 'first-seen';
   if (order !== 'first-seen' && order !== 'sorted') throw new InvalidArgumentError('invalid option', { where: 'reindex.order', expected: '"first-seen" or "sorted"', got: order });
   checkLog(log, 'reindex(log)');
-  const u = denseColumn(log.user, order);
-  const it = denseColumn(log.item, order);
-  const c = denseColumn(log.category, order);
+  const inPlace = options.inPlace ?? false;
+  const u = denseColumn(log.user, order, inPlace ? log.user : undefined);
+  const it = denseColumn(log.item, order, inPlace ? log.item : undefined);
+  const c = denseColumn(log.category, order, inPlace ? log.category : undefined);
   return {
     numRows: log.numRows,
     user: u.dense,
