@@ -8,7 +8,15 @@ export { PopularityRecommender, validateRecommender, checkRecommendation, emptyU
 export type { Recommender, Recommendation, RecommendRequest, UserState, ValidationReport } from './recommender.js';
 export { registerModelLoader, registeredModelTypes, loadRecommender, readModelConfig, modelTypeOf, ModelSlot } from './registry.js';
 export type { ModelLoader, SwapResult } from './registry.js';
-export { registerBuiltinModelLoaders } from './model-adapters.js';
+export {
+  registerBuiltinModelLoaders,
+  lstmDqnLoader,
+  lstmDqnRecommender,
+  behaviorSimEncoder,
+  eventStateEncoder,
+  ensureServeBackend,
+} from './model-adapters.js';
+export type { StateEncoder, ItemFeatureStats, LstmDqnLike, LstmDqnLoaderOptions } from './model-adapters.js';
 export { MicroBatcher } from './batcher.js';
 export type { BatchedResult, MicroBatcherOptions } from './batcher.js';
 export { MemoryCache, RedisCache } from './cache.js';

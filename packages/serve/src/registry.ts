@@ -23,12 +23,18 @@ export function registeredModelTypes(): string[] {
   return [...loaders.keys()].sort();
 }
 
-/** The model type named by a config.json: the first of `modelType`, `type`, `model`, `algorithm` that is a string. */
+/**
+ * The model type of a config.json: the first of `modelType`, `type`, `model`, `algorithm` that is a string; else
+ * the writing package (`package: '@rec/models-td3'` -> `td3`, `versions['@rec/models-lstm-dqn']` -> `lstm-dqn`).
+ */
 export function modelTypeOf(config: Record<string, unknown>): string | undefined {
   for (const key of ['modelType', 'type', 'model', 'algorithm']) {
     const v = config[key];
     if (typeof v === 'string' && v.length > 0) return v.toLowerCase();
   }
+  const pkgs = [config.package, ...Object.keys((config.versions as Record<string, unknown> | undefined) ?? {})];
+  if (pkgs.includes('@rec/models-lstm-dqn')) return 'lstm-dqn';
+  if (pkgs.includes('@rec/models-td3')) return 'td3';
   return undefined;
 }
 

@@ -1,0 +1,105 @@
+// A real (tiny) LSTM-DQN saved by @rec/models-lstm-dqn, loaded from its directory and served over HTTP.
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { LstmDqn, loadLstmDqn, saveModel } from '@rec/models-lstm-dqn';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { behaviorSimEncoder, ensureServeBackend } from './model-adapters.js';
+import { createServer, type RecService } from './server.js';
+import { emptyUserState } from './recommender.js';
+import { getJson, postJson, tmpDir } from './testutil.js';
+
+const TOKEN = 'adapter-test-token-0123456789';
+const auth = { authorization: `Bearer ${TOKEN}` };
+const NUM_ITEMS = 40;
+
+async function saveTinyModel(dir: string, seed: number): Promise<void> {
+  const agent = new LstmDqn({ numActions: NUM_ITEMS, seed, coldStartThreshold: 2, network: { seqLen: 5, featureDim: 10, hidden: 8, mlp: [8] } });
+  // item i counted (i % 7) + 1 times
+  const pops: number[] = [];
+  for (let i = 0; i < NUM_ITEMS; i++) for (let c = 0; c <= i % 7; c++) pops.push(i);
+  agent.addPopularity(Int32Array.from(pops));
+  await saveModel(agent, dir);
+  agent.dispose();
+}
+
+describe('LSTM-DQN model directories in the service', () => {
+  let svc: RecService;
+  let base: string;
+  let root: string;
+
+  beforeAll(async () => {
+    await ensureServeBackend(['cpu']);
+    root = tmpDir();
+    await saveTinyModel(join(root, 'v1'), 1);
+    await saveTinyModel(join(root, 'v2'), 2);
+    svc = await createServer({ port: 0, logPath: join(root, 'events.jsonl'), models: { default: join(root, 'v1') }, adminToken: TOKEN, timeoutMs: 2000 });
+    base = await svc.listen();
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('serves the same lists as the model called directly, for warm and cold users, and leaks no tensors', async () => {
+    expect(svc.slots.get('default')!.describe().name).toBe('lstm-dqn');
+    const history = [3, 17, 17, 25];
+    for (const [i, item] of history.entries()) {
+      expect((await postJson(base, '/interaction', { user_id: 'w1', item_id: item, interaction_type: i === 3 ? 'buy' : 'pv', timestamp: 1_700_000_000 + i })).status).toBe(202);
+    }
+    await getJson(base, '/recommendations/w1?k=6&exclude=5'); // warm-up: the first call compiles kernels
+    const tensorsBefore = tf.memory().numTensors;
+    const r = await getJson(base, '/recommendations/w1?k=6&exclude=5,9');
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+    expect(r.body).toMatchObject({ model: 'lstm-dqn', fallback: false, cached: false });
+    const got = r.body.items.map((x: { item_id: number }) => x.item_id);
+
+    // the reference: load the directory with the model package and encode the same state by hand
+    const direct = await loadLstmDqn(join(root, 'v1'));
+    const state = new Float32Array(5 * 10);
+    // 4 events right-aligned in 5 rows: row 0 is padding; feature 0 = (index + 1) / 40, behavior one-hot at 6 + code
+    history.forEach((item, j) => {
+      state[(1 + j) * 10] = (item + 1) / NUM_ITEMS;
+      state[(1 + j) * 10 + 6 + (j === 3 ? 3 : 0)] = 1;
+    });
+    const want = direct.recommend(state, 6, { exclude: [5, 9], historyLength: 4 });
+    expect(want.coldStart).toBe(false);
+    expect(got).toEqual(Array.from(want.items));
+    r.body.items.forEach((x: { score: number }, i: number) => expect(x.score).toBeCloseTo(want.scores[i], 5));
+    // the built-in encoder writes exactly that state
+    const enc = new Float32Array(50);
+    const us = svc.users.get('w1');
+    behaviorSimEncoder().encode(us, 5, (it) => direct.vocab.indexOf(it), NUM_ITEMS, enc, 0);
+    expect(Array.from(enc)).toEqual(Array.from(state));
+
+    // a user with no history is a cold start: the model's own popularity (i % 7 + 1 -> items 6, 13, 20, ... first)
+    const cold = await getJson(base, '/recommendations/nobody?k=3');
+    const coldWant = direct.recommend(new Float32Array(50), 3, { historyLength: 0 });
+    expect(coldWant.coldStart).toBe(true);
+    expect(cold.body.items.map((x: { item_id: number }) => x.item_id)).toEqual(Array.from(coldWant.items));
+    direct.dispose();
+    expect(emptyUserState('x').recentItems.length).toBe(0);
+  });
+
+  it('hot-swaps to a new version and refuses a corrupted or unservable directory', async () => {
+    const ok = await postJson(base, '/admin/models/default', { dir: join(root, 'v2') }, auth);
+    expect(ok.status).toBe(200);
+    expect(ok.body.serving.version).toMatch(/^v2@/);
+    // corrupt copy of v2: a flipped weights file fails the checksum
+    const bad = join(root, 'corrupt');
+    mkdirSync(bad);
+    for (const f of readdirSync(join(root, 'v2'))) copyFileSync(join(root, 'v2', f), join(bad, f));
+    writeFileSync(join(bad, 'weights.bin'), new Uint8Array(64));
+    const refused = await postJson(base, '/admin/models/default', { dir: bad }, auth);
+    expect(refused.status).toBe(422);
+    expect(refused.body.message).toMatch(/weights\.bin|checksum|sha256/i);
+    expect(refused.body.serving.version).toMatch(/^v2@/);
+    // a TD3 save is recognised and refused with the reason
+    const td3 = join(root, 'td3');
+    mkdirSync(td3);
+    writeFileSync(join(td3, 'config.json'), JSON.stringify({ package: '@rec/models-td3', config: {} }));
+    const t = await postJson(base, '/admin/models/default', { dir: td3 }, auth);
+    expect(t.status).toBe(422);
+    expect(t.body.message).toMatch(/TD3 model directories cannot be served yet/);
+    expect((await getJson(base, '/recommendations/w1?k=3')).body).toMatchObject({ model: 'lstm-dqn', fallback: false });
+  });
+});
