@@ -204,6 +204,54 @@ async function tryWebgpu(): Promise<string> {
   return description;
 }
 
+/**
+ * tfjs-backend-wasm 4.22's OneHot kernel allocates an output of the requested dtype but its C++ side always writes
+ * int32: `tf.oneHot(i, n, 1, 0, 'float32')` returns int bit patterns read as floats (1 becomes 1.4e-45), so a
+ * one-hot action mask silently zeroes Q(s, a). Re-register it: run the original as int32 with on = 1, off = 0,
+ * cast, then map 1/0 to on/off. Idempotent; a no-op when the wasm backend has no OneHot kernel.
+ */
+let wasmOneHotPatched = false;
+export function patchWasmOneHot(): boolean {
+  if (wasmOneHotPatched) return true;
+  const original = tf.getKernel(tf.OneHot, 'wasm');
+  const cast = tf.getKernel(tf.Cast, 'wasm');
+  const mul = tf.getKernel(tf.Multiply, 'wasm');
+  const add = tf.getKernel(tf.Add, 'wasm');
+  const sub = tf.getKernel(tf.Sub, 'wasm');
+  if (!original || !cast || !mul || !add || !sub) return false;
+  type WasmBackend = tf.KernelBackend & {
+    makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number, values?: Float32Array): tf.TensorInfo;
+  };
+  tf.unregisterKernel(tf.OneHot, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.OneHot,
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: (args) => {
+      const attrs = args.attrs as unknown as { dtype: tf.DataType; depth: number; onValue: number; offValue: number };
+      if (attrs.dtype === 'int32') return original.kernelFunc(args);
+      const backend = args.backend as WasmBackend;
+      const ints = original.kernelFunc({ ...args, attrs: { ...args.attrs, dtype: 'int32', onValue: 1, offValue: 0 } }) as tf.TensorInfo;
+      const unit = cast.kernelFunc({ inputs: { x: ints }, backend, attrs: { dtype: attrs.dtype } }) as tf.TensorInfo;
+      backend.disposeData(ints.dataId);
+      if (attrs.onValue === 1 && attrs.offValue === 0) return unit;
+      // on * unit + off * (1 - unit): one of the two terms is exactly 0, so on/off come out exact.
+      const scalar = (v: number) => backend.makeOutput([], 'float32', undefined, Float32Array.of(v));
+      const [on, off, one] = [scalar(attrs.onValue), scalar(attrs.offValue), scalar(1)];
+      const run = (k: tf.KernelConfig, a: tf.TensorInfo, b: tf.TensorInfo) => k.kernelFunc({ inputs: { a, b }, backend, attrs: {} }) as tf.TensorInfo;
+      const hot = run(mul, unit, on);
+      const notUnit = run(sub, one, unit);
+      const cold = run(mul, notUnit, off);
+      const out = run(add, hot, cold);
+      for (const t of [unit, on, off, one, hot, notUnit, cold]) backend.disposeData(t.dataId);
+      return out;
+    },
+  });
+  wasmOneHotPatched = true;
+  return true;
+}
+
 async function tryWasm(threads?: number): Promise<string> {
   let wasm: { setWasmPaths?: (p: string | Record<string, string>) => void; setThreadsCount?: (n: number) => void };
   try {
@@ -233,6 +281,7 @@ async function tryWasm(threads?: number): Promise<string> {
   }
   if (threads && wasm.setThreadsCount) wasm.setThreadsCount(threads);
   if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+  patchWasmOneHot();
   return '@tensorflow/tfjs-backend-wasm';
 }
 

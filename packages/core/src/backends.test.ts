@@ -262,3 +262,30 @@ describeBackends('top-k and cosine matching', (ctx) => {
     expect(Math.max(...Array.from(expected[0]).map(Math.abs))).toBeLessThanOrEqual(1 + 1e-6);
   });
 });
+
+describeBackends('oneHot (action masks)', (ctx) => {
+  // tfjs-backend-wasm 4.22's OneHot writes int32 whatever dtype is asked; initBackend('wasm') re-registers it
+  // (patchWasmOneHot in backend.ts). Without that, the float32 masks below are ~1e-45 on wasm.
+  it('float32, int32 and scaled one-hot masks, and the Q(s, a) pick through them, match cpu exactly', async () => {
+    const { actual } = await ctx.compareWithCpu(() => {
+      const idx = tf.tensor1d([3, 0, 49, 17, 3], 'int32');
+      const q = t2('oh-q', 5, 50);
+      return [
+        tf.oneHot(idx, 50, 1, 0, 'float32'),
+        tf.cast(tf.oneHot(idx, 50), 'float32'),
+        tf.oneHot(idx, 50, 0.9, 0.05, 'float32'),
+        tf.sum(tf.mul(q, tf.oneHot(idx, 50, 1, 0, 'float32')), 1),
+      ];
+    }, TOLERANCE.exact);
+    // 5 rows with one 1 each, whatever the backend (a check the buggy kernel fails: its ones read as 1.4e-45).
+    expect(actual[0].reduce((a, b) => a + b, 0)).toBe(5);
+  });
+
+  it('the kernel frees its intermediate buffers', async () => {
+    const build = () => tf.oneHot(tf.tensor1d([1, 2], 'int32'), 8, 0.9, 0.05, 'float32');
+    await ctx.run(build); // warm-up
+    const before = tf.memory().numDataBuffers;
+    await ctx.run(build);
+    expect(tf.memory().numDataBuffers).toBe(before);
+  });
+});

@@ -28,6 +28,7 @@ export {
   DEFAULT_BACKEND_ORDER,
   TFJS_NODE_PACKAGES,
   findTfjsNodeInstall,
+  patchWasmOneHot,
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
