@@ -113,14 +113,16 @@ export interface ItemKnnOptions {
   gapSeconds?: number;
   /** Weight of the j-th most recent context item = decay^j (default 0.8). */
   decay?: number;
+  /** Items co-occur when at most this many positions apart in a session (default 5; bounds the cost of long sessions). */
+  window?: number;
   /** Items not reached by any neighbour fall back to this small popularity prior (default true). */
   popularityFallback?: boolean;
 }
 
 /**
  * Item-KNN from session co-occurrence (the session-KNN family of Ludewig & Jannach 2018, item variant):
- * c_ij = number of training sessions containing both i and j; sim(i, j) = c_ij / sqrt(c_i c_j) (cosine on session
- * incidence). A unit's score for item j = sum over its last N context items i (decayed by recency) of sim(i, j).
+ * c_ij = number of times i and j occur within `window` positions of each other in a training session (both
+ * directions), c_i = occurrences of i; sim(i, j) = c_ij / sqrt(c_i c_j) (a cosine-style normalisation). A unit's score for item j = sum over its last N context items i (decayed by recency) of sim(i, j).
  */
 export function itemKnnScorer(split: OfflineSplit, options: ItemKnnOptions = {}): Scorer {
   const M = options.neighbors ?? 100;
@@ -133,20 +135,21 @@ export function itemKnnScorer(split: OfflineSplit, options: ItemKnnOptions = {})
   const sessions = sessionize(sub, { gapSeconds: options.gapSeconds ?? 1800 });
   const itemCount = new Float64Array(N);
   const pair = new Map<number, number>();
-  const items: number[] = [];
+  const W = options.window ?? 5;
   for (let s = 0; s < sessions.numSessions; s++) {
-    items.length = 0;
-    const set = new Set<number>();
-    for (let j = sessions.offsets[s]; j < sessions.offsets[s + 1]; j++) set.add(sub.item[sessions.rows[j]]);
-    for (const it of set) items.push(it);
-    for (const it of items) itemCount[it]++;
-    if (items.length > 200) continue; // giant sessions add noise and quadratic cost
-    for (let a = 0; a < items.length; a++)
-      for (let b = 0; b < items.length; b++) {
-        if (a === b) continue;
-        const key = items[a] * N + items[b];
-        pair.set(key, (pair.get(key) ?? 0) + 1);
+    const a0 = sessions.offsets[s];
+    const b0 = sessions.offsets[s + 1];
+    for (let a = a0; a < b0; a++) {
+      const ia = sub.item[sessions.rows[a]];
+      itemCount[ia]++;
+      // pairs within `window` positions of each other, counted in both directions
+      for (let b = a + 1; b < Math.min(b0, a + 1 + W); b++) {
+        const ib = sub.item[sessions.rows[b]];
+        if (ib === ia) continue;
+        pair.set(ia * N + ib, (pair.get(ia * N + ib) ?? 0) + 1);
+        pair.set(ib * N + ia, (pair.get(ib * N + ia) ?? 0) + 1);
       }
+    }
   }
   // Neighbour lists per item, top-M by cosine.
   const lists: { j: number; s: number }[][] = Array.from({ length: N }, () => []);

@@ -44,7 +44,7 @@ export interface OfflineEvalResult {
   perUser: PerUserRanking;
   /** Share of the catalogue recommended to at least one unit. */
   coverage: number;
-  /** Mean intra-list diversity by category (pairs of different categories). */
+  /** Mean intra-list diversity by category (pairs of different categories); NaN when the log has one category. */
   diversity: number;
   /** Mean self-information of recommended items, in bits (training popularity by distinct users). */
   novelty: number;
@@ -176,7 +176,8 @@ function evaluateOffline(scorer: Scorer, split: OfflineSplit, options: OfflineEv
     summary,
     perUser,
     coverage: catalogCoverage(lists, split.numItems),
-    diversity: nanMean(intraListDiversity(lists, k, cats)),
+    // with a single category (MovieLens ratings, DIGINETICA without a category file) diversity is undefined
+    diversity: split.numCategories > 1 ? nanMean(intraListDiversity(lists, k, cats)) : NaN,
     novelty: nanMean(novelty(lists, k, counts, Math.max(1, users.size))),
     lists,
     seconds,

@@ -42,7 +42,7 @@ export type { LoggedBandit, OpeOptions, OpeEstimate } from './ope.js';
 export { TopK, topKIndices } from './topk.js';
 export { lstmDqnSessionSplit, leaveLastOutSplit, temporalSplit } from './protocols.js';
 export type { OfflineSplit, SessionSplitOptions, LeaveLastOutOptions, TemporalSplitOptions } from './protocols.js';
-export { randomScorer, mostPopularScorer, recentPopularScorer, itemKnnScorer, subLog } from './baselines.js';
+export { randomScorer, mostPopularScorer, recentPopularScorer, itemKnnScorer } from './baselines.js';
 export type { Scorer, PopularityOptions, RecentPopularOptions, ItemKnnOptions } from './baselines.js';
 export { evaluatePolicy } from './evaluate.js';
 export type { OfflineEvalOptions, OfflineEvalResult, OnlineEvalOptions, OnlineEvalResult, EvalResult } from './evaluate.js';
