@@ -139,7 +139,7 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
     }
   }
   const allCtx: ItemsCsr = { offsets: Int32Array.from(ctxOffsets), items: Int32Array.from(ctxItems) };
-  let exampleIds = Int32Array.from({ length: targets.length }, (_, i) => i);
+  let exampleIds: Int32Array = Int32Array.from({ length: targets.length }, (_, i) => i);
   if (exampleIds.length > cfg.maxExamples) exampleIds = rng.sampleWithoutReplacement(exampleIds.length, cfg.maxExamples);
   check(exampleIds.length > 0, 'trainGru4Rec(split)', 'training sequences with at least 2 events', 0);
 
