@@ -31,3 +31,5 @@ export {
   BEHAVIOR_OBS_FEATURES,
 } from './behavior-sim.js';
 export type { BehaviorSimData, BehaviorSimConfig, BehaviorSimOptions, BehaviorSimFromLogOptions, BehaviorEpisodeMetrics } from './behavior-sim.js';
+export { LoggedReplayEnv } from './replay-env.js';
+export type { LoggedReplayOptions } from './replay-env.js';
