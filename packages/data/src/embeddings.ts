@@ -1,25 +1,26 @@
 /**
  * 64-d item and user embeddings learned from an interaction log with tfjs-core (the TD3 design's action space).
  *
- * Model: item2vec in its CBOW form with a full softmax. For an event at position p of a user's sequence, the
- * context is the bag of items at positions p-window..p+window (p excluded), averaged:
- *   h = c V_in                 c: [B, N] context weights (1/|context| per context item), V_in: [N, d]
- *   logits = h W_out           W_out: [d, N]
- *   loss = mean cross-entropy(softmax(logits), item at p)
- * Items that share contexts (co-occur in users' sequences) get nearby V_in rows. The item embedding is the row
- * of V_in; a user's embedding is the mean of V_in over the items of the user's events (the same "bag of items"
- * map the model was trained through, so it is defined for any user with at least one event).
+ * Model: item2vec, i.e. skip-gram with negative sampling over each user's time-ordered sequence. A training pair
+ * is (item at position p, item at a position q within `window` events of p, same user); for each pair, `negatives`
+ * items are drawn from the unigram^0.75 distribution of the training rows. With input vectors V_in and output
+ * vectors V_out:
+ *   loss = mean over pairs of [ softplus(-<V_in[i], V_out[j]>) + sum_n softplus(<V_in[i], V_out[n]>) ]
+ * i.e. -log sigmoid(pos) - sum log sigmoid(-neg). Items that co-occur in users' sequences get nearby V_in rows.
+ * The item embedding is V_in; a user's embedding is the mean of V_in over the items of the user's events (defined
+ * for any user with at least one event, also one added after training).
  *
- * Why this form on tfjs: the whole step is matMuls, logSoftmax and sums, whose gradients are fast on wasm/cpu
- * (with @rec/core's transpose-free matMul gradient). Embedding lookups with `tf.gather` would need the
- * UnsortedSegmentSum gradient, which wasm lacks. The cost per step is O(B * N * d), fine up to tens of
- * thousands of items (10k items, d = 64, B = 128: about 40 ms per step on wasm).
+ * Split of work: per step the batch's rows of V_in/V_out are copied into small tensors ([B, d] and [B, 1+K, d]);
+ * tfjs-core computes the scores, the loss and its gradients with respect to those batch tensors
+ * (`sgnsLossAndGradients`), and the gradients are applied back to the tables row by row with Adagrad. No `tf.gather`
+ * gradient is needed (its UnsortedSegmentSum kernel is missing on wasm and very slow on cpu), and the cost per step
+ * is O(B * (1 + K) * d), independent of the number of items.
  *
- * Seeded: the initial weights and the sampled batches come from an `Rng`; the same seed on the same backend
- * gives the same Float32Arrays. Every tensor is created and disposed inside `learnEmbeddings`.
+ * Seeded: initial weights, pairs and negatives come from an `Rng`; the same seed on the same backend gives the
+ * same Float32Arrays. Every tensor is created and disposed inside `learnEmbeddings`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { check, InvalidArgumentError, Rng } from '@rec/core';
+import { check, Rng } from '@rec/core';
 import { checkLog, denseSize, userSequences } from './sessions.js';
 import type { InteractionLog, UserSequences } from './types.js';
 
@@ -28,14 +29,14 @@ export interface EmbeddingOptions {
   dim?: number;
   /** Context half-width in events (default 5). */
   window?: number;
-  /** Training steps (default 400). */
-  steps?: number;
-  /** Target events per step (default 128). */
+  /** Negative items per pair (default 5). */
+  negatives?: number;
+  /** Pairs per step (default 1024). */
   batchSize?: number;
-  /** Adam learning rate (default 0.01). */
+  /** Training steps (default: 5 passes over the training positions, i.e. ceil(5 * positions / batchSize), at most 3000). */
+  steps?: number;
+  /** Adagrad learning rate (default 0.2). */
   learningRate?: number;
-  /** L2 penalty on the batch's hidden vectors and the output weights (default 0). */
-  l2?: number;
   /** Seed (default 0). */
   seed?: number;
   /** Train from these row indices only (a training split); default all rows. User embeddings use the same rows. */
@@ -43,8 +44,6 @@ export interface EmbeddingOptions {
   /** Number of items / users (default numItems / numUsers of an IndexedLog, or max id + 1). */
   numItems?: number;
   numUsers?: number;
-  /** Largest item count accepted (default 100,000): the full softmax costs O(items) per event. */
-  maxItems?: number;
   /** Called every `logEvery` steps with the step and mean loss since the last call. */
   onProgress?: (step: number, loss: number) => void;
   logEvery?: number;
@@ -54,7 +53,7 @@ export interface Embeddings {
   dim: number;
   numItems: number;
   numUsers: number;
-  /** Item embeddings, row-major [numItems, dim]. Items never seen keep their small random initial vector. */
+  /** Item embeddings (V_in), row-major [numItems, dim]. Items never seen keep their small random initial vector. */
   items: Float32Array;
   /** User embeddings, row-major [numUsers, dim]: mean item embedding over the user's events (zeros if none). */
   users: Float32Array;
@@ -87,6 +86,40 @@ function sequencesOf(log: InteractionLog, rows: Int32Array | undefined, numUsers
   return s;
 }
 
+/** Draw from a discrete distribution given its cumulative weights (binary search). */
+function drawCdf(cdf: Float64Array, u: number): number {
+  let lo = 0;
+  let hi = cdf.length - 1;
+  const x = u * cdf[hi];
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (cdf[mid] > x) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Loss and gradients of one batch, written out by hand (twice as fast on wasm as tf.valueAndGrads here, which
+ * differentiates the broadcast multiply; `embeddings.test.ts` checks these against tf.grads).
+ *   s[b,k] = <u[b], c[b,k]>,  z = sign * s,  loss = sum softplus(-z) / B
+ *   dloss/ds[b,k] = -sign[b,k] * sigmoid(-z[b,k]) / B          (d softplus(x)/dx = sigmoid(x))
+ *   dloss/du[b] = sum_k dloss/ds[b,k] * c[b,k],   dloss/dc[b,k] = dloss/ds[b,k] * u[b]
+ * u: [B, d], c: [B, C, d], sign: [B, C] (+1 positive, -1 negative). Call inside tf.tidy.
+ */
+export function sgnsLossAndGradients(
+  u: tf.Tensor2D,
+  c: tf.Tensor3D,
+  sign: tf.Tensor2D,
+): { loss: tf.Scalar; dU: tf.Tensor2D; dC: tf.Tensor3D } {
+  const [B, C, dim] = c.shape;
+  const u3 = tf.reshape(u, [B, 1, dim]);
+  const z = tf.mul(sign, tf.sum(tf.mul(u3, c), 2));
+  const loss = tf.div(tf.sum(tf.softplus(tf.neg(z))), B) as tf.Scalar;
+  const gS = tf.reshape(tf.div(tf.mul(tf.neg(sign), tf.sigmoid(tf.neg(z))), B), [B, C, 1]);
+  return { loss, dU: tf.sum(tf.mul(gS, c), 1) as tf.Tensor2D, dC: tf.mul(gS, u3) as tf.Tensor3D };
+}
+
 /**
  * Learn item and user embeddings (see the module comment). Needs a tfjs backend set by the caller
  * (`initBackend('wasm')` or `'cpu'`).
@@ -95,28 +128,17 @@ export function learnEmbeddings(log: InteractionLog, options: EmbeddingOptions =
   checkLog(log, 'learnEmbeddings');
   const dim = options.dim ?? 64;
   const window = options.window ?? 5;
-  const steps = options.steps ?? 400;
-  const B = options.batchSize ?? 128;
-  const lr = options.learningRate ?? 0.01;
-  const l2 = options.l2 ?? 0;
-  const maxItems = options.maxItems ?? 100_000;
+  const K = options.negatives ?? 5;
+  const B = options.batchSize ?? 1024;
+  const lr = options.learningRate ?? 0.2;
   check(Number.isInteger(dim) && dim > 0, 'learnEmbeddings: dim', 'a positive integer', dim);
   check(Number.isInteger(window) && window > 0, 'learnEmbeddings: window', 'a positive integer', window);
-  check(Number.isInteger(steps) && steps >= 0, 'learnEmbeddings: steps', 'a non-negative integer', steps);
+  check(Number.isInteger(K) && K >= 1, 'learnEmbeddings: negatives', 'a positive integer', K);
   check(Number.isInteger(B) && B > 0, 'learnEmbeddings: batchSize', 'a positive integer', B);
   check(lr > 0 && Number.isFinite(lr), 'learnEmbeddings: learningRate', 'a positive number', lr);
-  check(l2 >= 0 && Number.isFinite(l2), 'learnEmbeddings: l2', 'a number >= 0', l2);
   const N = options.numItems ?? denseSize(log, 'item', 'learnEmbeddings');
   const U = options.numUsers ?? denseSize(log, 'user', 'learnEmbeddings');
   check(Number.isInteger(N) && N >= 2, 'learnEmbeddings: numItems', 'an integer >= 2 (dense item ids)', N);
-  if (N > maxItems) {
-    throw new InvalidArgumentError('too many items for the full-softmax model', {
-      where: 'learnEmbeddings: numItems',
-      expected: `at most maxItems = ${maxItems}`,
-      got: N,
-      hint: 'Keep the most popular items (re-index a filtered log), or raise maxItems if the time per step is acceptable.',
-    });
-  }
   for (let r = 0; r < log.numRows; r++) {
     const it = log.item[r];
     if (!(it >= 0 && it < N)) check(false, `learnEmbeddings: row ${r}`, `a dense item id in [0, ${N})`, it, 'Re-index the log first.');
@@ -128,64 +150,90 @@ export function learnEmbeddings(log: InteractionLog, options: EmbeddingOptions =
 
   // Training positions: events of users with at least two events (so a context exists).
   const allPositions = new Int32Array(rows.length);
+  const userOfPos = new Int32Array(rows.length);
   let nPos = 0;
+  const freq = new Float64Array(N);
   for (let u = 0; u < U; u++) {
+    userOfPos.fill(u, offsets[u], offsets[u + 1]);
     if (offsets[u + 1] - offsets[u] < 2) continue;
-    for (let p = offsets[u]; p < offsets[u + 1]; p++) allPositions[nPos++] = p;
+    for (let p = offsets[u]; p < offsets[u + 1]; p++) {
+      allPositions[nPos++] = p;
+      freq[item[rows[p]]]++;
+    }
   }
   const positions = allPositions.subarray(0, nPos);
-  const userOfPos = new Int32Array(rows.length);
-  for (let u = 0; u < U; u++) userOfPos.fill(u, offsets[u], offsets[u + 1]);
+  // Negatives from the unigram distribution to the 3/4 power (word2vec's choice: flattens the head).
+  const negCdf = new Float64Array(N);
+  let acc = 0;
+  for (let i = 0; i < N; i++) negCdf[i] = acc += Math.pow(freq[i], 0.75);
+  const steps = options.steps ?? Math.min(3000, Math.ceil((5 * nPos) / B));
+  check(Number.isInteger(steps) && steps >= 0, 'learnEmbeddings: steps', 'a non-negative integer', steps);
 
+  // word2vec initialisation: inputs uniform in +-0.5/dim, outputs zero.
+  const vIn = new Float32Array(N * dim);
+  const vOut = new Float32Array(N * dim);
   const initRng = rng.split('init');
-  const vInit = new Float32Array(N * dim);
-  const wInit = new Float32Array(dim * N);
-  // Small normal init (std 0.1) keeps early softmax near uniform.
-  initRng.fillNormal(vInit, 0, 0.1);
-  initRng.fillNormal(wInit, 0, 0.1);
-  const v0 = tf.tensor2d(vInit, [N, dim]);
-  const w0 = tf.tensor2d(wInit, [dim, N]);
-  const vIn = tf.variable(v0, true);
-  const wOut = tf.variable(w0, true);
-  v0.dispose();
-  w0.dispose();
-  const opt = tf.train.adam(lr);
-  const ctx = new Float32Array(B * N);
-  const tgt = new Float32Array(B * N);
-  const losses: number[] = [];
+  for (let i = 0; i < vIn.length; i++) vIn[i] = (initRng.next() - 0.5) / dim;
+  const gIn = new Float32Array(N * dim); // Adagrad accumulators
+  const gOut = new Float32Array(N * dim);
+  const C = 1 + K;
+  const centerIdx = new Int32Array(B);
+  const ctxIdx = new Int32Array(B * C);
+  const uBuf = new Float32Array(B * dim);
+  const cBuf = new Float32Array(B * C * dim);
+  // +1 for the positive (column 0), -1 for negatives: loss terms are softplus(-sign * score).
+  const sign = new Float32Array(B * C);
+  for (let b = 0; b < B; b++) {
+    sign[b * C] = 1;
+    for (let k = 1; k < C; k++) sign[b * C + k] = -1;
+  }
+  const signT = tf.tensor2d(sign, [B, C]);
   const batchRng = rng.split('batches');
+  const losses: number[] = [];
   let logSum = 0;
   let logCount = 0;
-  const logEvery = options.logEvery ?? 50;
+  const logEvery = options.logEvery ?? 100;
+  const eps = 1e-8;
+  const adagrad = (table: Float32Array, accum: Float32Array, row: number, grad: Float32Array, go: number) => {
+    const o = row * dim;
+    for (let t = 0; t < dim; t++) {
+      const g = grad[go + t];
+      const a = (accum[o + t] += g * g);
+      table[o + t] -= (lr * g) / Math.sqrt(a + eps);
+    }
+  };
   try {
     for (let step = 0; step < steps && nPos > 0; step++) {
-      ctx.fill(0);
-      tgt.fill(0);
       for (let b = 0; b < B; b++) {
         const p = positions[batchRng.int(nPos)];
         const u = userOfPos[p];
         const lo = Math.max(offsets[u], p - window);
         const hi = Math.min(offsets[u + 1] - 1, p + window);
-        const w = 1 / (hi - lo); // hi - lo + 1 positions minus p itself
-        for (let q = lo; q <= hi; q++) if (q !== p) ctx[b * N + item[rows[q]]] += w;
-        tgt[b * N + item[rows[p]]] = 1;
+        let q = lo + batchRng.int(hi - lo); // hi - lo >= 1 other positions
+        if (q >= p) q++;
+        const i = item[rows[p]];
+        const j = item[rows[q]];
+        centerIdx[b] = i;
+        uBuf.set(vIn.subarray(i * dim, i * dim + dim), b * dim);
+        ctxIdx[b * C] = j;
+        cBuf.set(vOut.subarray(j * dim, j * dim + dim), b * C * dim);
+        for (let k = 1; k < C; k++) {
+          let n = drawCdf(negCdf, batchRng.next());
+          if (n === j) n = drawCdf(negCdf, batchRng.next());
+          ctxIdx[b * C + k] = n;
+          cBuf.set(vOut.subarray(n * dim, n * dim + dim), (b * C + k) * dim);
+        }
       }
-      const lossT = opt.minimize(
-        () => {
-          const c = tf.tensor2d(ctx, [B, N]);
-          const y = tf.tensor2d(tgt, [B, N]);
-          const h = tf.matMul(c, vIn);
-          const logits = tf.matMul(h, wOut);
-          const ce = tf.neg(tf.mean(tf.sum(tf.mul(y, tf.logSoftmax(logits)), 1)));
-          if (l2 === 0) return ce as tf.Scalar;
-          const reg = tf.mul(tf.scalar(l2), tf.add(tf.mean(tf.sum(tf.square(h), 1)), tf.sum(tf.square(wOut))));
-          return tf.add(ce, reg) as tf.Scalar;
-        },
-        true,
-        [vIn, wOut],
-      );
-      const loss = lossT ? lossT.dataSync()[0] : NaN;
-      lossT?.dispose();
+      const out = tf.tidy(() => sgnsLossAndGradients(tf.tensor2d(uBuf, [B, dim]), tf.tensor3d(cBuf, [B, C, dim]), signT));
+      const loss = out.loss.dataSync()[0];
+      const dU = out.dU.dataSync() as Float32Array;
+      const dC = out.dC.dataSync() as Float32Array;
+      tf.dispose([out.loss, out.dU, out.dC]);
+      // Apply in batch order: repeated rows get each of their gradients in turn (deterministic).
+      for (let b = 0; b < B; b++) {
+        adagrad(vIn, gIn, centerIdx[b], dU, b * dim);
+        for (let k = 0; k < C; k++) adagrad(vOut, gOut, ctxIdx[b * C + k], dC, (b * C + k) * dim);
+      }
       losses.push(loss);
       if (options.onProgress) {
         logSum += loss;
@@ -197,25 +245,22 @@ export function learnEmbeddings(log: InteractionLog, options: EmbeddingOptions =
         }
       }
     }
-    const items = vIn.dataSync().slice() as Float32Array;
-    const users = userEmbeddingsFromItems(log, items, dim, { numUsers: U, rows: options.rows });
-    const tenth = Math.max(1, Math.floor(losses.length / 10));
-    const avg = (a: number[]) => (a.length ? a.reduce((s, x) => s + x, 0) / a.length : NaN);
-    return {
-      dim,
-      numItems: N,
-      numUsers: U,
-      items,
-      users,
-      lossFirst: avg(losses.slice(0, tenth)),
-      lossLast: avg(losses.slice(-tenth)),
-      steps: losses.length,
-    };
   } finally {
-    opt.dispose();
-    vIn.dispose();
-    wOut.dispose();
+    signT.dispose();
   }
+  const users = userEmbeddingsFromItems(log, vIn, dim, { numUsers: U, rows: options.rows });
+  const tenth = Math.max(1, Math.floor(losses.length / 10));
+  const avg = (a: number[]) => (a.length ? a.reduce((s, x) => s + x, 0) / a.length : NaN);
+  return {
+    dim,
+    numItems: N,
+    numUsers: U,
+    items: vIn,
+    users,
+    lossFirst: avg(losses.slice(0, tenth)),
+    lossLast: avg(losses.slice(-tenth)),
+    steps: losses.length,
+  };
 }
 
 /**
