@@ -33,7 +33,7 @@ export interface EmbeddingOptions {
   negatives?: number;
   /** Pairs per step (default 1024). */
   batchSize?: number;
-  /** Training steps (default: 5 passes over the training positions, i.e. ceil(5 * positions / batchSize), at most 3000). */
+  /** Training steps (default: 3 passes over the training positions, i.e. ceil(3 * positions / batchSize), at most 2000). */
   steps?: number;
   /** Adagrad learning rate (default 0.2). */
   learningRate?: number;
@@ -166,7 +166,7 @@ export function learnEmbeddings(log: InteractionLog, options: EmbeddingOptions =
   const negCdf = new Float64Array(N);
   let acc = 0;
   for (let i = 0; i < N; i++) negCdf[i] = acc += Math.pow(freq[i], 0.75);
-  const steps = options.steps ?? Math.min(3000, Math.ceil((5 * nPos) / B));
+  const steps = options.steps ?? Math.min(2000, Math.ceil((3 * nPos) / B));
   check(Number.isInteger(steps) && steps >= 0, 'learnEmbeddings: steps', 'a non-negative integer', steps);
 
   // word2vec initialisation: inputs uniform in +-0.5/dim, outputs zero.

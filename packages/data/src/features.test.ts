@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  eventStateForRows,
+  userProfileForRows,
   EVENT_STATE_DIM,
   USER_PROFILE_DIM,
   eventStateFeatures,
@@ -8,7 +10,7 @@ import {
   userProfileAt,
   userProfileSteps,
 } from './features.js';
-import { userSequences } from './sessions.js';
+import { sampleSessions, sessionize, userSequences } from './sessions.js';
 import { logOf, type Row } from './sessions.testutil.js';
 import { categoryStats, itemStats, rowsBefore } from './stats.js';
 
@@ -95,6 +97,31 @@ describe('userProfileAt', () => {
         }
       }
     }
+  });
+});
+
+describe('features for chosen rows', () => {
+  it('match the all-steps arrays at the rows of sampled sessions', () => {
+    const rows: Row[] = [];
+    for (let u = 0; u < 8; u++) {
+      for (let e = 0; e < 25; e++) rows.push([u, (u * 7 + e * 3) % 11, (u + e) % 4, (u + e) % 4, T0 + e * (e % 3 === 0 ? 4000 : 60)]);
+    }
+    const log = logOf(rows);
+    const seqs = userSequences(log);
+    const sess = sampleSessions(sessionize(log, { sequences: seqs }), 10, 3, { sorted: false });
+    expect(sess.numSessions).toBe(10);
+    const posOf = new Int32Array(log.numRows);
+    seqs.rows.forEach((r, p) => (posOf[r] = p));
+    const all = userProfileAllSteps(log, seqs);
+    const got = userProfileForRows(log, seqs, sess.rows);
+    expect(got.length).toBe(sess.rows.length * 10);
+    sess.rows.forEach((r, j) => expect(Array.from(got.subarray(j * 10, j * 10 + 10))).toEqual(Array.from(all.subarray(posOf[r] * 10, posOf[r] * 10 + 10))));
+    const items = itemStats(log);
+    const categories = categoryStats(log);
+    const allStates = eventStateFeatures(log, seqs, { items, categories });
+    const states = eventStateForRows(log, seqs, sess.rows, { items, categories });
+    sess.rows.forEach((r, j) => expect(Array.from(states.subarray(j * 20, j * 20 + 20))).toEqual(Array.from(allStates.subarray(posOf[r] * 20, posOf[r] * 20 + 20))));
+    expect(() => userProfileForRows(log, seqs, Int32Array.of(999))).toThrow(/rows\[0\]/);
   });
 });
 

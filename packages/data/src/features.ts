@@ -452,3 +452,91 @@ export function eventStateFeatures(log: InteractionLog, sequences: UserSequences
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Features for chosen rows (e.g. the events of sampled sessions)
+
+/**
+ * Shared driver: for each requested row, the feature row at that event's position in its user's sequence.
+ * Only the users that own requested rows are computed, each once, in O(their sequence lengths).
+ */
+function forRows(
+  log: InteractionLog,
+  sequences: UserSequences,
+  rows: Int32Array,
+  dim: number,
+  where: string,
+  runUser: (u: number, a: number, b: number, buf: Float32Array) => void,
+): Float32Array {
+  checkSequences(log, sequences, where);
+  check(rows instanceof Int32Array, `${where}: rows`, 'an Int32Array of row indices', rows);
+  const { offsets, rows: seqRows } = sequences;
+  const U = sequences.numUsers;
+  // Position of each requested row inside its user's sequence: invert the sequence order once for the users needed.
+  const want = new Int32Array(U + 1);
+  for (let j = 0; j < rows.length; j++) {
+    const r = rows[j];
+    if (!(r >= 0 && r < log.numRows)) check(false, `${where}: rows[${j}]`, `a row index in [0, ${log.numRows})`, r);
+    const u = log.user[r];
+    if (!(u >= 0 && u < U)) check(false, `${where}: rows[${j}]`, `a row of a user in [0, ${U})`, u);
+    want[u + 1]++;
+  }
+  for (let u = 0; u < U; u++) want[u + 1] += want[u];
+  const order = new Int32Array(rows.length);
+  const cursor = want.slice(0, U);
+  for (let j = 0; j < rows.length; j++) order[cursor[log.user[rows[j]]]++] = j;
+  const out = new Float32Array(rows.length * dim);
+  let buf = new Float32Array(0);
+  const pos = new Map<number, number>();
+  for (let u = 0; u < U; u++) {
+    if (want[u] === want[u + 1]) continue;
+    const a = offsets[u];
+    const b = offsets[u + 1];
+    if (buf.length < (b - a) * dim) buf = new Float32Array((b - a) * dim * 2);
+    runUser(u, a, b, buf);
+    pos.clear();
+    for (let p = a; p < b; p++) pos.set(seqRows[p], p - a);
+    for (let k = want[u]; k < want[u + 1]; k++) {
+      const j = order[k];
+      const p = pos.get(rows[j]);
+      if (p === undefined) check(false, `${where}: rows[${j}]`, 'a row present in the sequences', rows[j], 'Build the sequences from the same log.');
+      out.set(buf.subarray(p * dim, p * dim + dim), j * dim);
+    }
+  }
+  return out;
+}
+
+/**
+ * 10-d profiles for chosen rows (for instance `sessions.rows` of sampled sessions): output row j is the profile at
+ * `rows[j]`'s position in its user's whole sequence (earlier sessions count as history), as in `userProfileSteps`.
+ */
+export function userProfileForRows(
+  log: InteractionLog,
+  sequences: UserSequences,
+  rows: Int32Array,
+  options: UserProfileOptions = {},
+): Float32Array {
+  const scratch = categoryScratch(log, 'userProfileForRows');
+  const acc = new ProfileAccumulator(scratch, options);
+  const before = options.include === 'before';
+  return forRows(log, sequences, rows, USER_PROFILE_DIM, 'userProfileForRows', (_u, a, b, buf) => {
+    profileRun(log, sequences.rows, a, b, acc, buf, 0, before);
+    clearCategories(scratch, log.category, sequences.rows, a, b);
+  });
+}
+
+/** 20-d event states for chosen rows (e.g. `sessions.rows`): output row j is the state of event `rows[j]`. */
+export function eventStateForRows(
+  log: InteractionLog,
+  sequences: UserSequences,
+  rows: Int32Array,
+  options: EventStateOptions,
+): Float32Array {
+  const ctx = stateCtx(options, 'eventStateForRows');
+  const scratch = new Int32Array(Math.max(1, ctx.cats.size));
+  return forRows(log, sequences, rows, EVENT_STATE_DIM, 'eventStateForRows', (_u, a, b, buf) => {
+    buf.fill(0, 0, (b - a) * EVENT_STATE_DIM);
+    stateRun(log, sequences.rows, a, b, ctx, scratch, buf, 0, 'eventStateForRows');
+    clearCategories(scratch, log.category, sequences.rows, a, b);
+  });
+}

@@ -20,6 +20,8 @@ export {
   userProfileAllSteps,
   eventStateSteps,
   eventStateFeatures,
+  userProfileForRows,
+  eventStateForRows,
   USER_PROFILE_FEATURES,
   USER_PROFILE_DIM,
   EVENT_STATE_FEATURES,
