@@ -15,7 +15,7 @@ import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@rec/core';
 import { TOLERANCE, closeness, describeBackends, type Tolerance } from '@rec/core/testing';
-import { LstmDqn, networkParamShapes, paperNetwork, qValues } from '@rec/models-lstm-dqn';
+import { Adam, LstmDqn, clipByGlobalNorm, createVariables, networkParamShapes, paperNetwork, qValues } from '@rec/models-lstm-dqn';
 import { createTd3 } from '@rec/models-td3';
 
 /**
@@ -125,7 +125,28 @@ function lstmNetworkStep(): tf.Tensor[] {
   return [evalQ, value, ...grads];
 }
 
+/** The rest of trainStep: clip the gradients to global norm 0.05 (a tf.addN over every parameter) and one Adam step. */
+function lstmNetworkClipAndAdam(): tf.Tensor[] {
+  const [, , ...grads] = lstmNetworkStep();
+  const names = Object.keys(networkParamShapes(NET)).sort();
+  const vars = createVariables(networkParamShapes(NET), new Rng('net-vars'), true);
+  const adam = new Adam(vars);
+  try {
+    const clipped = clipByGlobalNorm(Object.fromEntries(names.map((n, i) => [n, grads[i]])), 0.05);
+    adam.apply(vars, clipped.grads, 1e-3);
+    return [clipped.norm, ...names.map((n) => tf.clone(vars[n]))];
+  } finally {
+    adam.dispose();
+    tf.dispose(Object.values(vars));
+  }
+}
+
 describeBackends('LSTM-DQN network and training-step gradients (@rec/models-lstm-dqn qValues)', (ctx) => {
+  it('gradient clipping by global norm and the Adam step match cpu', async () => {
+    const { expected } = await ctx.compareWithCpu(lstmNetworkClipAndAdam, AFTER_ADAM_STEP);
+    expect(expected[0][0]).toBeGreaterThan(0.05); // the clip was active (norm ~0.18)
+  });
+
   it('Q-values, the Huber TD loss in training mode and the gradient of every parameter match cpu', async () => {
     const { actual } = await ctx.compareWithCpu(lstmNetworkStep, TOLERANCE.gradient);
     expect(actual.length).toBe(2 + Object.keys(networkParamShapes(NET)).length);

@@ -201,6 +201,7 @@ async function tryWebgpu(): Promise<string> {
     );
   }
   if (!(await tf.setBackend('webgpu'))) throw new Error('the webgpu backend did not initialise');
+  patchWebgpuAddN();
   return description;
 }
 
@@ -249,6 +250,41 @@ export function patchWasmOneHot(): boolean {
     },
   });
   wasmOneHotPatched = true;
+  return true;
+}
+
+/**
+ * tfjs-backend-webgpu 4.22 runs `tf.addN(list)` as one shader binding every input as a storage buffer, but asks
+ * for a device with the default limit of 8 storage buffers per stage: 8 or more inputs fail WebGPU validation
+ * ("number of storage buffers (13) ... exceeds the maximum per-stage limit (8)") and the result is garbage.
+ * A global-norm gradient clip over a network's parameters is exactly that. Re-register AddN to sum in chunks that
+ * fit the device's limit. Idempotent; a no-op when the webgpu backend has no AddN kernel.
+ */
+let webgpuAddNPatched = false;
+export function patchWebgpuAddN(): boolean {
+  if (webgpuAddNPatched) return true;
+  const original = tf.getKernel(tf.AddN, 'webgpu');
+  if (!original) return false;
+  type WebgpuBackend = tf.KernelBackend & { device?: { limits?: { maxStorageBuffersPerShaderStage?: number } } };
+  tf.unregisterKernel(tf.AddN, 'webgpu');
+  const addN = (inputs: tf.TensorInfo[], backend: WebgpuBackend): tf.TensorInfo => {
+    // One storage buffer is the output.
+    const maxInputs = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+    if (inputs.length <= maxInputs) return original.kernelFunc({ inputs: inputs as unknown as tf.NamedTensorInfoMap, backend, attrs: {} }) as tf.TensorInfo;
+    const partials: tf.TensorInfo[] = [];
+    for (let i = 0; i < inputs.length; i += maxInputs) partials.push(addN(inputs.slice(i, i + maxInputs), backend));
+    const out = addN(partials, backend);
+    for (const t of partials) backend.disposeData(t.dataId);
+    return out;
+  };
+  tf.registerKernel({
+    kernelName: tf.AddN,
+    backendName: 'webgpu',
+    setupFunc: original.setupFunc,
+    disposeFunc: original.disposeFunc,
+    kernelFunc: (args) => addN(args.inputs as unknown as tf.TensorInfo[], args.backend as WebgpuBackend),
+  });
+  webgpuAddNPatched = true;
   return true;
 }
 

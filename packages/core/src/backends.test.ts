@@ -289,3 +289,15 @@ describeBackends('oneHot (action masks)', (ctx) => {
     expect(tf.memory().numDataBuffers).toBe(before);
   });
 });
+
+describeBackends('addN over many tensors (gradient norms)', (ctx) => {
+  // tfjs-backend-webgpu 4.22 binds every AddN input as a storage buffer (limit 8 per stage by default): 8+ inputs
+  // fail validation. initBackend('webgpu') re-registers AddN to sum in chunks (patchWebgpuAddN in backend.ts).
+  it('addN of 2, 7 and 20 tensors, and a global L2 norm over 12 gradients, match cpu', async () => {
+    await ctx.compareWithCpu(() => {
+      const xs = Array.from({ length: 20 }, (_, i) => t2(`addn-${i}`, 3, 5));
+      const norm = tf.sqrt(tf.addN(xs.slice(0, 12).map((x) => tf.sum(tf.square(x)))));
+      return [tf.addN(xs.slice(0, 2)), tf.addN(xs.slice(0, 7)), tf.addN(xs), norm];
+    }, TOLERANCE.forward);
+  });
+});

@@ -29,6 +29,7 @@ export {
   TFJS_NODE_PACKAGES,
   findTfjsNodeInstall,
   patchWasmOneHot,
+  patchWebgpuAddN,
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
