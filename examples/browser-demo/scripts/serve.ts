@@ -25,7 +25,14 @@ export function serveDir(root: string, port = 0): Promise<{ server: Server; url:
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+      res
+        .writeHead(200, {
+          'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+          // Cross-origin isolation gives the page SharedArrayBuffer, which tfjs-backend-wasm needs for its threads.
+          'cross-origin-opener-policy': 'same-origin',
+          'cross-origin-embedder-policy': 'require-corp',
+        })
+        .end(body);
     } catch {
       res.writeHead(404).end('not found');
     }

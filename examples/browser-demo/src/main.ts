@@ -50,7 +50,9 @@ async function main(): Promise<void> {
   const backend = await pickBackend(new URLSearchParams(location.search).get('backend'));
   const [files, sample] = await Promise.all([fetchSavedModel('./model/'), fetch('./sample.json').then((r) => r.json() as Promise<SampleFile>)]);
   const model: BrowserModel = await parseSavedModel(files, './model');
-  status.textContent = `backend: ${backend} | model: ${model.network.cell.toUpperCase()} ${model.network.hidden} x ${model.network.layers}, ${model.vocab.size} items`;
+  const threads = backend === 'wasm' && tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT') ? ' (multi-threaded)' : '';
+  document.body.dataset.wasmThreads = String(!!threads);
+  status.textContent = `backend: ${backend}${threads} | model: ${model.network.cell.toUpperCase()} ${model.network.hidden} x ${model.network.layers}, ${model.vocab.size} items`;
   document.body.dataset.backend = backend;
   for (const u of sample.users) {
     const opt = el('option', `${u.label} (user ${u.id})`);

@@ -63,6 +63,9 @@ describe.skipIf(!haveChromium)('browser demo in headless chromium', () => {
     expect(pageErrors).toEqual([]);
     expect(await page.getAttribute('body', 'data-error')).toBeNull();
     expect(await page.getAttribute('body', 'data-backend')).toBe('wasm');
+    // Served cross-origin isolated (COOP/COEP), so tfjs picks its threaded wasm build.
+    expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
+    expect(await page.getAttribute('body', 'data-wasm-threads')).toBe('true');
     expect(await page.textContent('#status')).toContain(`${node.vocab.size} items`);
   });
 
