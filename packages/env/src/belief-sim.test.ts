@@ -7,6 +7,7 @@ import { initBackend, ShapeError } from '@rec/core';
 import { UserBeliefEnv, UserBeliefSim, acceptanceProbability, runBeliefEpisode, type BeliefSimConfig, type BeliefSimData } from './belief-sim.js';
 import { buildBeliefSimData, syntheticBeliefSimData } from './belief-data.js';
 import { CosineMatcher, TfjsCosineMatcher } from './match.js';
+import { IvfCosineMatcher } from './ivf.js';
 import { checkEnv } from './check-env.js';
 import { popularityPolicy, randomPolicy } from './policies.js';
 import type { Policy } from './types.js';
@@ -278,5 +279,29 @@ describe('matchers', () => {
     t.dispose();
     expect(Array.from(out2)).toEqual(Array.from(out));
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('IvfCosineMatcher is exact when it probes every list, and keeps high recall with a few probes', () => {
+    const data = syntheticBeliefSimData({ numUsers: 10, numItems: 2000, dim: 16, seed: 8 });
+    const exact = new CosineMatcher(data.itemEmbeddings, 16);
+    // Queries near items (as matched actions are), plus pure noise.
+    const n = 200;
+    const q = new Float32Array(n * 16);
+    for (let u = 0; u < n; u++) for (let j = 0; j < 16; j++) q[u * 16 + j] = u < 150 ? data.itemEmbeddings[(u * 13) * 16 + j] + 0.3 * Math.sin(u * 7 + j) : Math.cos(u * 3.1 + j * 1.7);
+    const want = new Int32Array(n * 10);
+    exact.topK(q, n, 10, want);
+    const all = new IvfCosineMatcher(data.itemEmbeddings, 16, { lists: 20, probes: 20 });
+    const got = new Int32Array(n * 10);
+    all.topK(q, n, 10, got);
+    expect(Array.from(got)).toEqual(Array.from(want));
+    expect(all.listOffsets[20]).toBe(2000);
+    const few = new IvfCosineMatcher(data.itemEmbeddings, 16, { lists: 40, probes: 6 });
+    few.topK(q, n, 10, got);
+    let hit = 0;
+    for (let u = 0; u < n; u++) {
+      const s = new Set(want.subarray(u * 10, u * 10 + 10));
+      for (let t = 0; t < 10; t++) if (s.has(got[u * 10 + t])) hit++;
+    }
+    expect(hit / (n * 10)).toBeGreaterThan(0.9);
   });
 });

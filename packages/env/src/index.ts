@@ -33,3 +33,5 @@ export {
 export type { BehaviorSimData, BehaviorSimConfig, BehaviorSimOptions, BehaviorSimFromLogOptions, BehaviorEpisodeMetrics } from './behavior-sim.js';
 export { LoggedReplayEnv } from './replay-env.js';
 export type { LoggedReplayOptions } from './replay-env.js';
+export { IvfCosineMatcher } from './ivf.js';
+export type { IvfCosineMatcherOptions } from './ivf.js';

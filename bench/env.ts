@@ -1,0 +1,145 @@
+/**
+ * Environment benchmark (@rec/env, built dist):
+ * 1. User-belief simulator: one round of 50,000 users x 10,000 items x 64-d (cosine matching of the actions, the
+ *    pre-trained list merge, acceptance, belief update, reward), excluding the agent: actions are pre-drawn.
+ *    Measured with the typed-array matcher and with the tfjs-core matcher on wasm, side by side; prints users/s
+ *    and the ratio to the TD3 design's reported 2.3 s per round and to the 1 s target.
+ * 2. Logged replay and behaviour simulator: env.step calls per second and user-steps per second at batch 1,024
+ *    (actions pre-drawn), on a synthetic log from @rec/data's generator.
+ *
+ *   pnpm tsx bench/env.ts [--quick] [--users N] [--items N]
+ *
+ * `--quick`: 2,000 users x 1,000 items and a 20k-row log. Build first: `pnpm --filter @rec/env... build`.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The root tsconfig maps @rec/* to src/; re-run with a tsconfig without `paths` so the built dist/ is measured.
+if (!process.env.TSX_TSCONFIG_PATH) {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'env', 'tsconfig.json') },
+  });
+  process.exit(r.status ?? 1);
+}
+const env = await import('@rec/env');
+const data = await import('@rec/data');
+const { initBackend, Rng } = await import('@rec/core');
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+const quick = process.argv.includes('--quick');
+const nUsers = Number(flag('--users') ?? (quick ? 2_000 : 50_000));
+const nItems = Number(flag('--items') ?? (quick ? 1_000 : 10_000));
+const logRows = quick ? 20_000 : 400_000;
+const fullSize = nUsers === 50_000 && nItems === 10_000;
+const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const now = () => performance.now();
+
+// ---- 1. User-belief simulator ------------------------------------------------------------------------------
+const os = await import('node:os');
+console.log(`# @rec/env benchmark${quick ? ' (--quick)' : ''}, node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log(`\n## user-belief simulator: one round, ${fmt(nUsers)} users x ${fmt(nItems)} items x 64-d, batches of 4,000`);
+let t = now();
+const sd = env.syntheticBeliefSimData({ numUsers: nUsers, numItems: nItems, dim: 64, seed: 1 });
+console.log(`synthetic population built in ${fmt((now() - t) / 1000, 2)} s`);
+const rng = new Rng(2);
+const actions = new Float32Array(nUsers * 64);
+for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
+const preAct = { name: 'pre-drawn', act: (obs: Float32Array, e: { observation: { shape: readonly number[] } }) => {
+  // Rows of the pre-drawn actions for this batch: the runner goes through users in order, so keep a cursor.
+  const n = obs.length / e.observation.shape[0];
+  const out = actions.subarray(cursor * 64, (cursor + n) * 64);
+  cursor = (cursor + n) % nUsers;
+  return out;
+} };
+let cursor = 0;
+
+async function round(matcher: import('@rec/env').ItemMatcher, label: string) {
+  const sim = new env.UserBeliefSim(sd, { roundsPerEpisode: 1, populationBatch: 4000 }, matcher);
+  let t0 = now();
+  sim.warmPretrainedLists(); // the pre-trained model's lists are fixed per user: computed once, outside the round
+  const warm = (now() - t0) / 1000;
+  const e = new env.UserBeliefEnv(sim);
+  cursor = 0;
+  t0 = now();
+  const m = await env.runBeliefEpisode(e, preAct);
+  const s = (now() - t0) / 1000;
+  console.log(
+    `${label.padEnd(28)} round ${fmt(s, 3)} s  ${fmt(nUsers / s)} users/s` +
+      (fullSize ? `  (TD3 design's reported 2.3 s / this: ${fmt(2.3 / s, 2)}x; target < 1 s: ${s < 1 ? 'met' : 'NOT met'})` : '') +
+      `  acceptance ${fmt(m.acceptanceRate, 3)}; one-off pre-trained lists ${fmt(warm, 2)} s`,
+  );
+  return s;
+}
+const skipJs = process.argv.includes('--no-js');
+const sJs = skipJs ? NaN : await round(new env.CosineMatcher(sd.itemEmbeddings, 64), 'exact, typed-array (JS)');
+const backend = await initBackend('wasm');
+const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });
+const sTf = await round(tm, `exact, tfjs-core (${backend.name})`);
+if (!skipJs) console.log(`ratio exact typed-array / exact tfjs-${backend.name}: ${fmt(sJs / sTf, 2)}x`);
+// Approximate: IVF. Recall@10 against the exact matcher on a sample of the same pre-drawn actions.
+const sample = Math.min(2000, nUsers);
+const truth = new Int32Array(sample * 10);
+tm.topK(actions, sample, 10, truth);
+tm.dispose();
+for (const probes of [4, 8, 16]) {
+  t = now();
+  const ivf = new env.IvfCosineMatcher(sd.itemEmbeddings, 64, { probes, seed: 1 });
+  const build = (now() - t) / 1000;
+  const got = new Int32Array(sample * 10);
+  ivf.topK(actions, sample, 10, got);
+  let hit = 0;
+  for (let u = 0; u < sample; u++) {
+    const set = new Set(truth.subarray(u * 10, u * 10 + 10));
+    for (let k = 0; k < 10; k++) if (set.has(got[u * 10 + k])) hit++;
+  }
+  const s = await round(ivf, `IVF ${ivf.lists} lists, ${probes} probes (JS)`);
+  console.log(`   recall@10 vs exact ${fmt(hit / (sample * 10), 3)} (${fmt(sample)} actions); k-means build ${fmt(build, 2)} s; ${fmt(sTf / s, 2)}x faster than exact tfjs`);
+}
+
+// ---- 2. Replay and behaviour simulator ------------------------------------------------------------------------
+console.log(`\n## logged replay and behaviour simulator, batch 1,024, synthetic log of ${fmt(logRows)} rows`);
+t = now();
+const log = data.reindex(data.generateSyntheticLog({ rows: logRows, seed: 3 }));
+const sessions = data.sessionize(log);
+console.log(`log: ${fmt(log.numUsers)} users, ${fmt(log.numItems)} items, ${fmt(sessions.numSessions)} sessions (built in ${fmt((now() - t) / 1000, 2)} s)`);
+
+function stepsPerSecond(e: { reset(): Float32Array; step(a: Int32Array): { done: Uint8Array } ; batchSize: number; action: { type: string } }, slate: number, numItems: number, label: string) {
+  const B = e.batchSize;
+  const pool = Array.from({ length: 8 }, () => Int32Array.from({ length: B * slate }, () => rng.int(numItems)));
+  let steps = 0;
+  let userSteps = 0;
+  const t0 = now();
+  let resets = 0;
+  while (now() - t0 < (quick ? 300 : 2000)) {
+    e.reset();
+    resets++;
+    let alive = B;
+    for (let k = 0; k < 30; k++) {
+      const r = e.step(pool[steps % pool.length]);
+      steps++;
+      userSteps += alive;
+      alive = 0;
+      for (let i = 0; i < B; i++) if (!r.done[i]) alive++;
+      if (alive === 0) break;
+    }
+  }
+  const s = (now() - t0) / 1000;
+  console.log(`${label.padEnd(40)} ${fmt(steps / s)} steps/s  ${fmt(userSteps / s)} active user-steps/s  (${steps} steps, ${resets} resets included; a step also advances users already done)`);
+}
+t = now();
+const replay = new env.LoggedReplayEnv({ log, sessions, batchSize: 1024, slateSize: 10, seed: 1 });
+console.log(`replay env built in ${fmt((now() - t) / 1000, 2)} s (sequences, profile features, indexes)`);
+stepsPerSecond(replay, 10, log.numItems, 'logged replay (slate 10, next purchase)');
+const replayAny = new env.LoggedReplayEnv({ log, sessions, batchSize: 1024, slateSize: 10, target: 'rest-of-session', targetBehavior: 'any', seed: 1 });
+stepsPerSecond(replayAny, 10, log.numItems, 'logged replay (slate 10, rest of session)');
+t = now();
+const bdata = env.behaviorSimDataFromLog(log);
+console.log(`behaviour statistics learned in ${fmt((now() - t) / 1000, 2)} s`);
+stepsPerSecond(new env.BehaviorSimEnv(bdata, { batchSize: 1024, slateSize: 1, seed: 1 }), 1, log.numItems, 'behaviour sim (slate 1)');
+stepsPerSecond(new env.BehaviorSimEnv(bdata, { batchSize: 1024, slateSize: 10, seed: 1 }), 10, log.numItems, 'behaviour sim (slate 10)');
