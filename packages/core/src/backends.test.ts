@@ -122,6 +122,21 @@ describeBackends('matMul', (ctx) => {
   });
 });
 
+describeBackends('tf.fused.matMul gradient (why model code must not use it)', (ctx) => {
+  it("its built-in gradient uses the transpose flags, so @rec/core's fix does not reach it: wrong on webgpu 4.22", async () => {
+    const build = () => {
+      const x = t2('g-x', SPLITK.m, SPLITK.n);
+      const w = t2('g-w', SPLITK.n, SPLITK.k, 0.05);
+      const dy = t2('g-dy', SPLITK.m, SPLITK.k);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D }), dy)))([x, w]);
+    };
+    const [dxGot] = await ctx.run(build);
+    const [dxWant] = await ctx.onCpu(build);
+    const c = closeness(dxGot, dxWant, TOLERANCE.gradient);
+    expect(c.ok, `max |diff| ${c.maxAbsDiff}`).toBe(!(ctx.backend === 'webgpu' && webgpuVersion === '4.22.0'));
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------------
 // An LSTM-DQN-like training step: one-hot item embedding, an LSTM over a short history, a Q-head over every item,
 // the Q-value of the taken action picked with a one-hot mask, squared TD error. Small, but with the Q-head wide
