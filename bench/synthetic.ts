@@ -61,23 +61,37 @@ mkdirSync(dir, { recursive: true });
   rmSync(b.path);
   // Peer for the formatting part: template strings + join over the same rows. Generation alone is timed through
   // `syntheticUsers` (no formatting), so generate+format minus generate is the byte writer's share.
-  const log = data.generateSyntheticLog({ rows: small, seed: 1 });
+  const cmp = Math.min(rows, 1_000_000);
+  const log = data.generateSyntheticLog({ rows: cmp, seed: 1 });
   const names = ['pv', 'cart', 'fav', 'buy'];
   t = now();
   const lines: string[] = [];
   for (let r = 0; r < log.numRows; r++) lines.push(`${log.user[r]},${log.item[r]},${log.category[r]},${names[log.behavior[r]]},${log.timestamp[r]}`);
-  const text = `${lines.join('\n')}\n`;
+  const text = Buffer.from(`${lines.join('\n')}\n`, 'latin1');
   const sJoin = (now() - t) / 1000;
   t = now();
   let n = 0;
-  for (const u of data.syntheticUsers({ rows: small, seed: 1 })) n += u.length;
+  for (const u of data.syntheticUsers({ rows: cmp, seed: 1 })) n += u.length;
   const sUsers = (now() - t) / 1000;
   t = now();
   let bytes = 0;
-  for await (const c of data.syntheticUserBehaviorChunks({ rows: small, seed: 1 })) bytes += c.length;
+  for await (const c of data.syntheticUserBehaviorChunks({ rows: cmp, seed: 1 })) bytes += c.length;
   const sGen = (now() - t) / 1000;
   const sFmt = Math.max(1e-9, sGen - sUsers);
-  console.log(`generator: ${small.toLocaleString()} rows: generate only ${sUsers.toFixed(3)} s, generate+format ${sGen.toFixed(3)} s -> byte writer ${sFmt.toFixed(3)} s vs peer template strings + join ${sJoin.toFixed(3)} s: ${(sJoin / sFmt).toFixed(1)}x (${text.length === bytes && n === small ? 'same bytes' : 'byte counts differ'})`);
+  console.log(`generator: ${cmp.toLocaleString()} rows: generate only ${sUsers.toFixed(3)} s, generate+format ${sGen.toFixed(3)} s -> byte writer ${sFmt.toFixed(3)} s vs peer template strings + join + Buffer.from ${sJoin.toFixed(3)} s: ${(sJoin / sFmt).toFixed(1)}x (${text.length === bytes && n === cmp ? 'same bytes' : 'byte counts differ'})`);
+}
+
+// --- statistics against the real sample ------------------------------------------------------------------
+{
+  const here = dirname(fileURLToPath(import.meta.url));
+  const head = join(here, '..', process.env.REC_DATA_DIR ?? '../shared/data', 'userbehavior-head', 'UserBehavior.csv');
+  const { existsSync } = await import('node:fs');
+  if (existsSync(head)) {
+    const { log: real } = await data.readInteractions(head);
+    const rs = data.logStatistics(real);
+    const syn = data.logStatistics(data.generateSyntheticLog({ rows: real.numRows, users: rs.users, seed: 1 }));
+    console.log(`report: synthetic (seed 1, same rows and users) vs ${head}\n${data.formatComparison(data.compareLogStatistics(syn, rs))}`);
+  } else console.log(`report: ${head} not found, comparison skipped`);
 }
 
 // --- sequences, sessions, features -------------------------------------------------------------------------

@@ -499,7 +499,14 @@ function forRows(
     for (let k = want[u]; k < want[u + 1]; k++) {
       const j = order[k];
       const p = pos.get(rows[j]);
-      if (p === undefined) check(false, `${where}: rows[${j}]`, 'a row present in the sequences', rows[j], 'Build the sequences from the same log.');
+      if (p === undefined) {
+        throw new InvalidArgumentError('row not in the sequences', {
+          where: `${where}: rows[${j}]`,
+          expected: 'a row present in the sequences',
+          got: rows[j],
+          hint: 'Build the sequences from the same log.',
+        });
+      }
       out.set(buf.subarray(p * dim, p * dim + dim), j * dim);
     }
   }

@@ -400,19 +400,19 @@ export function generateSyntheticLog(options: SyntheticOptions = {}): Interactio
   return log;
 }
 
-const BEHAVIOR_BYTES = ['pv', 'cart', 'fav', 'buy'].map((s) => Buffer.from(s, 'latin1'));
+const BEHAVIOR_BYTES = ['pv', 'cart', 'fav', 'buy'].map((name) => Uint8Array.from(Buffer.from(name, 'latin1')));
 
-/** Writes a non-negative integer's decimal digits at `pos`; returns the new position. */
-function writeUint(buf: Buffer, pos: number, v: number): number {
-  if (v < 10) {
-    buf[pos] = 48 + v;
-    return pos + 1;
-  }
-  let digits = 0;
-  for (let x = v; x > 0; x = Math.floor(x / 10)) digits++;
-  let p = pos + digits - 1;
-  for (let x = v; x > 0; x = Math.floor(x / 10)) buf[p--] = 48 + (x % 10);
-  return pos + digits;
+/** Writes a non-negative integer (< 2^31) in decimal at `pos`; returns the new position. */
+function writeUint(buf: Uint8Array, pos: number, v: number): number {
+  const d = v < 10 ? 1 : v < 100 ? 2 : v < 1e3 ? 3 : v < 1e4 ? 4 : v < 1e5 ? 5 : v < 1e6 ? 6 : v < 1e7 ? 7 : v < 1e8 ? 8 : v < 1e9 ? 9 : 10;
+  let p = pos + d - 1;
+  let x = v;
+  do {
+    const q = (x / 10) | 0;
+    buf[p--] = 48 + x - q * 10;
+    x = q;
+  } while (x > 0);
+  return pos + d;
 }
 
 /**
@@ -435,8 +435,7 @@ export async function* syntheticUserBehaviorChunks(options: SyntheticOptions = {
       pos = writeUint(buf, pos, b.category[e]);
       buf[pos++] = 44;
       const bb = BEHAVIOR_BYTES[b.behavior[e]];
-      bb.copy(buf, pos);
-      pos += bb.length;
+      for (let k = 0; k < bb.length; k++) buf[pos++] = bb[k];
       buf[pos++] = 44;
       pos = writeUint(buf, pos, b.timestamp[e]);
       buf[pos++] = 10;
