@@ -124,6 +124,25 @@ describe('synthetic UserBehavior generator', () => {
     expect(other.item).not.toEqual(mem.item);
   });
 
+  it('streams the full calibrated 100M-row log lazily: the first chunk comes without generating the rest', async () => {
+    const it = syntheticUserBehaviorChunks({ seed: 0 })[Symbol.asyncIterator]();
+    const first = await it.next();
+    await it.return?.(undefined);
+    const lines = Buffer.from(first.value as Buffer).toString('latin1').trim().split('\n');
+    expect(lines.length).toBe(65_536);
+    const users = [...new Set(lines.map((l) => l.split(',')[0]))];
+    // String order of 1..987,994: "1", "10", "100", "1000", "10000", "100000", "100001", ...
+    expect(users.slice(0, 7)).toEqual(['1', '10', '100', '1000', '10000', '100000', '100001']);
+    for (const l of lines.slice(0, 50)) {
+      const [, item, cat, beh, ts] = l.split(',');
+      expect(+item).toBeGreaterThanOrEqual(1);
+      expect(+item).toBeLessThanOrEqual(4_162_024);
+      expect(+cat).toBeLessThanOrEqual(9_439);
+      expect(['pv', 'cart', 'fav', 'buy']).toContain(beh);
+      expect(+ts).toBeGreaterThanOrEqual(USER_BEHAVIOR_FULL.start);
+    }
+  });
+
   it('writes plain and gzip files atomically', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rec-syn-'));
     try {
