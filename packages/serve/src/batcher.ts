@@ -99,7 +99,8 @@ export class MicroBatcher {
     try {
       const out = await this.slot.use(async (r) => {
         model = { name: r.name, version: r.version };
-        if (r.recommendBatch) return r.recommendBatch(batch.map((p) => p.req));
+        const deadline = t0 + this.timeoutMs;
+        if (r.recommendBatch) return r.recommendBatch(batch.map((p) => ({ ...p.req, deadline })));
         return Promise.all(batch.map((p) => r.recommend(p.req.state, p.req.k, p.req.exclude)));
       });
       if (settled) return;

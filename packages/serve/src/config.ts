@@ -33,6 +33,15 @@ export interface ServeConfig {
   maxBatch: number;
   /** Extra wait to fill a batch, ms (0: requests of the same event-loop turn). */
   batchWindowMs: number;
+  /**
+   * Where tfjs models (lstm-dqn, td3) run: `worker` (default) in a worker thread per model, so inference never
+   * blocks the HTTP thread and the deadline can fire; `main` in the HTTP thread (no hard deadline).
+   */
+  modelThread: 'worker' | 'main';
+  /** Modules the model worker imports before loading (to register custom loaders there). */
+  workerImports: string[];
+  /** tfjs backend preference for models (REC_BACKEND overrides). */
+  backend: string[];
   /** Model slot name -> model directory. Slot `default` serves when no experiment runs. */
   models: Record<string, string>;
   /** Optional popularity model directory seeding the fallback (it also learns from interactions). */
@@ -71,6 +80,9 @@ export const DEFAULT_CONFIG: ServeConfig = {
   timeoutMs: 50,
   maxBatch: 64,
   batchWindowMs: 0,
+  modelThread: 'worker',
+  workerImports: [],
+  backend: ['wasm', 'cpu'],
   models: {},
   logPath: './rec-serve-data/events.jsonl',
   fsync: 'always',
@@ -87,7 +99,7 @@ function bad(key: string, expected: string, got: unknown): never {
 
 /** Merge partial configs over the defaults and check every field. */
 export function resolveConfig(...parts: Partial<ServeConfig>[]): ServeConfig {
-  const c: ServeConfig = { ...DEFAULT_CONFIG, models: {}, experiments: [] };
+  const c: ServeConfig = { ...DEFAULT_CONFIG, models: {}, experiments: [], workerImports: [], backend: [...DEFAULT_CONFIG.backend] };
   for (const p of parts) {
     for (const [k, v] of Object.entries(p)) if (v !== undefined) (c as unknown as Record<string, unknown>)[k] = v;
   }
@@ -108,6 +120,9 @@ export function resolveConfig(...parts: Partial<ServeConfig>[]): ServeConfig {
   int('bodyLimitBytes', 256, 10 * 1024 * 1024);
   int('maxRecent', 1, 10_000);
   if (typeof c.host !== 'string' || c.host.length === 0) bad('host', 'a host name or address', c.host);
+  if (c.modelThread !== 'worker' && c.modelThread !== 'main') bad('modelThread', "'worker' or 'main'", c.modelThread);
+  if (!Array.isArray(c.workerImports)) bad('workerImports', 'an array of module specifiers', c.workerImports);
+  if (!Array.isArray(c.backend) || c.backend.length === 0) bad('backend', 'a non-empty array of backend names (wasm, cpu, webgpu, tensorflow)', c.backend);
   if (!['always', 'interval', 'none'].includes(c.fsync)) bad('fsync', "'always', 'interval' or 'none'", c.fsync);
   if (!['pv', 'cart', 'fav', 'buy'].includes(c.conversionType)) bad('conversionType', 'pv, cart, fav or buy', c.conversionType);
   if (typeof c.models !== 'object' || c.models === null) bad('models', 'an object slot -> directory', c.models);

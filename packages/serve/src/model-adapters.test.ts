@@ -33,7 +33,8 @@ describe('LSTM-DQN model directories in the service', () => {
     root = tmpDir();
     await saveTinyModel(join(root, 'v1'), 1);
     await saveTinyModel(join(root, 'v2'), 2);
-    svc = await createServer({ port: 0, logPath: join(root, 'events.jsonl'), models: { default: join(root, 'v1') }, adminToken: TOKEN, timeoutMs: 2000 });
+    // the model in the HTTP thread here, so the tensor-leak check below sees its tensors (worker mode is tested below)
+    svc = await createServer({ port: 0, logPath: join(root, 'events.jsonl'), models: { default: join(root, 'v1') }, adminToken: TOKEN, timeoutMs: 2000, modelThread: 'main', backend: ['cpu'] });
     base = await svc.listen();
   });
   afterAll(async () => {
@@ -101,5 +102,36 @@ describe('LSTM-DQN model directories in the service', () => {
     expect(t.status).toBe(422);
     expect(t.body.message).toMatch(/TD3 model directories cannot be served yet/);
     expect((await getJson(base, '/recommendations/w1?k=3')).body).toMatchObject({ model: 'lstm-dqn', fallback: false });
+  });
+});
+
+describe('LSTM-DQN in a worker thread', () => {
+  it('gives the same lists as in-thread, and the deadline fires while the worker computes', async () => {
+    const root = tmpDir();
+    await saveTinyModel(join(root, 'v1'), 1);
+    const events = join(root, 'events.jsonl');
+    const mk = (modelThread: 'main' | 'worker', timeoutMs: number) =>
+      createServer({ port: 0, logPath: events, models: { default: join(root, 'v1') }, timeoutMs, modelThread, backend: ['cpu'] });
+    const main = await mk('main', 5000);
+    const mainBase = await main.listen();
+    for (const [i, item] of [4, 8, 15, 16].entries()) await postJson(mainBase, '/interaction', { user_id: 'w', item_id: item, interaction_type: 'pv', timestamp: 1_700_000_000 + i });
+    const want = (await getJson(mainBase, '/recommendations/w?k=5&exclude=3')).body;
+    await main.close();
+
+    const worker = await mk('worker', 5000); // replays the same log: same user state
+    const base = await worker.listen();
+    const got = (await getJson(base, '/recommendations/w?k=5&exclude=3')).body;
+    expect(got).toMatchObject({ model: 'lstm-dqn', fallback: false });
+    expect(got.items).toEqual(want.items);
+    await worker.close();
+
+    // a 1 ms deadline: the worker cannot answer in time, the HTTP thread answers from popularity meanwhile
+    const strict = await mk('worker', 1);
+    const sb = await strict.listen();
+    const r = await getJson(sb, '/recommendations/w?k=5&exclude=3');
+    expect(r.body.fallback).toBe('timeout');
+    expect(r.body.model).toBe('popularity');
+    expect(strict.metrics.toJSON().recommendations.timeouts).toBe(1);
+    await strict.close();
   });
 });

@@ -28,6 +28,8 @@ export interface RecommendRequest {
   k: number;
   /** Raw item ids that must not be returned. */
   exclude: Int32Array;
+  /** The caller's deadline (performance.now() ms); a model may skip a request past it (its answer is not used). */
+  deadline?: number;
 }
 
 export interface ValidationReport {

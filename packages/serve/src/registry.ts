@@ -190,10 +190,10 @@ export class ModelSlot {
   }
 
   /** Load a model directory and swap it in (refused on any load or validation error). */
-  async swapFromDir(dir: string): Promise<SwapResult> {
+  async swapFromDir(dir: string, load: (dir: string) => Promise<Recommender> = loadRecommender): Promise<SwapResult> {
     let candidate: Recommender;
     try {
-      candidate = await loadRecommender(dir);
+      candidate = await load(dir);
     } catch (e) {
       const msg = RecError.isInstance(e) ? e.message : `load failed: ${(e as Error).message}`;
       return { ok: false, slot: this.name, serving: this.describe(), refused: { dir, problems: [msg] } };

@@ -3,6 +3,7 @@
  * `/openapi.json`), wired to the cache, micro-batcher, model slots, experiments and event log.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { resolve } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import { RecError, InvalidArgumentError } from '@rec/core';
@@ -13,10 +14,11 @@ import { resolveConfig, type ServeConfig } from './config.js';
 import { evalAbStats } from './eval-adapter.js';
 import { EventLog } from './event-log.js';
 import { Metrics } from './metrics.js';
-import { ModelSlot, loadRecommender, readModelConfig } from './registry.js';
+import { ModelSlot, loadRecommender, modelTypeOf, readModelConfig } from './registry.js';
+import { WorkerRecommender } from './worker-recommender.js';
 import { PopularityRecommender, type Recommender } from './recommender.js';
 import { UserStateStore } from './user-state.js';
-import { registerBuiltinModelLoaders } from './model-adapters.js';
+import { ensureServeBackend, registerBuiltinModelLoaders } from './model-adapters.js';
 
 const BEHAVIOR_CODE: Record<string, number> = { pv: 0, cart: 1, fav: 2, buy: 3 };
 const USER_ID = '^[A-Za-z0-9_.:@-]{1,64}$';
@@ -89,6 +91,16 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
   const experiments = new Map<string, Experiment>();
 
   // ---- models ----
+  const TFJS_TYPES = new Set(['lstm-dqn', 'rec-lstm-dqn', 'td3', 'rec-td3']);
+  /** Load a model directory: tfjs models in a worker thread (config.modelThread), others here. */
+  const loadModelDir = async (dir: string): Promise<Recommender> => {
+    if (config.modelThread === 'worker') {
+      const type = modelTypeOf(await readModelConfig(dir));
+      if (type !== undefined && TFJS_TYPES.has(type)) return WorkerRecommender.spawn({ dir, imports: config.workerImports, backend: config.backend });
+    }
+    if (config.modelThread === 'main') await ensureServeBackend(config.backend);
+    return loadRecommender(dir);
+  };
   let popularity = new PopularityRecommender({ version: 'online' });
   if (config.popularityDir) {
     const r = await loadRecommender(config.popularityDir);
@@ -99,7 +111,7 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
   }
   const slots = new Map<string, ModelSlot>();
   for (const [slot, dir] of Object.entries(config.models)) {
-    const r = await loadRecommender(dir);
+    const r = await loadModelDir(dir);
     const s = new ModelSlot(slot, popularity);
     const res = await s.swap(r, dir);
     if (!res.ok) {
@@ -150,7 +162,7 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
   const restoreProblems: string[] = [];
   for (const [slot, dir] of swappedDirs) {
     const s = slots.get(slot) ?? new ModelSlot(slot, popularity);
-    const res = await s.swapFromDir(dir);
+    const res = await s.swapFromDir(dir, loadModelDir);
     if (res.ok) slots.set(slot, s);
     else restoreProblems.push(`slot ${slot} (${dir}): ${res.refused?.problems.join('; ')}`);
   }
@@ -444,14 +456,14 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
           let s = slots.get(slot);
           const fresh = !s;
           if (!s) s = new ModelSlot(slot, popularity);
-          const res = await s.swapFromDir(req.body.dir);
+          const res = await s.swapFromDir(req.body.dir, loadModelDir);
           if (!res.ok) {
             metrics.modelRefusals++;
             return reply.code(422).send({ statusCode: 422, error: 'REC_MODEL_REFUSED', message: `model at ${req.body.dir} refused: ${res.refused?.problems.join('; ')}; slot ${slot} keeps serving ${res.serving.name}@${res.serving.version}`, ...res });
           }
           if (fresh) slots.set(slot, s);
           metrics.modelSwaps++;
-          await log.append({ t: 'model', ts: Date.now(), slot, dir: req.body.dir });
+          await log.append({ t: 'model', ts: Date.now(), slot, dir: resolve(req.body.dir) });
           return res;
         },
       );
