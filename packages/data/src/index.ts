@@ -10,6 +10,7 @@ export {
   denseSize,
   checkLog,
   DEFAULT_SESSION_GAP_SECONDS,
+  PAPER_SESSION_SAMPLE_SIZE,
 } from './sessions.js';
 export type { SessionizeOptions, SampleSessionsOptions, SessionFilter } from './sessions.js';
 export { itemStats, categoryStats, rowsBefore } from './stats.js';

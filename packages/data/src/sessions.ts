@@ -10,6 +10,8 @@ import { Behavior, type InteractionLog, type Sessions, type UserSequences } from
 
 /** Default session gap: a new session starts when the gap to the previous event exceeds 30 minutes. */
 export const DEFAULT_SESSION_GAP_SECONDS = 1800;
+/** Number of sessions the LSTM-DQN paper sampled for training. */
+export const PAPER_SESSION_SAMPLE_SIZE = 100_000;
 
 /** Number of dense ids in a column: `numUsers`/`numItems`/`numCategories` when the log carries it, else max + 1. */
 export function denseSize(log: InteractionLog, column: 'user' | 'item' | 'category', where = 'denseSize'): number {
