@@ -171,15 +171,7 @@ const R_NONNUM = 3;
 const R_RANGE = 4;
 const R_BEHAVIOR = 5;
 const R_TIME = 6;
-const REASON_OF_CODE: RejectReason[] = [
-  'empty-line',
-  'empty-line',
-  'field-count',
-  'non-numeric-id',
-  'id-out-of-range',
-  'unknown-behavior',
-  'bad-timestamp',
-];
+const REASON_OF_CODE: RejectReason[] = ['empty-line', 'empty-line', 'field-count', 'non-numeric-id', 'id-out-of-range', 'unknown-behavior', 'bad-timestamp'];
 const INT32_MAX = 2147483647;
 
 /** Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
@@ -196,10 +188,21 @@ const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 /** Checks a layout and throws InvalidArgumentError naming the bad key. */
 export function validateLayout(layout: CsvLayout, where = 'CsvLayout'): void {
   const bad = (key: string, expected: string, got: unknown): never => {
-    throw new InvalidArgumentError('invalid layout', { where: `${where}.${key}`, expected, got, hint: 'start from one of `presets` and change only what differs' });
+    throw new InvalidArgumentError('invalid layout', {
+      where: `${where}.${key}`,
+      expected,
+      got,
+      hint: 'start from one of `presets` and change only what differs',
+    });
   };
   if (typeof layout !== 'object' || layout === null) bad('', 'an object', layout);
-  if (typeof layout.delimiter !== 'string' || layout.delimiter.length !== 1 || layout.delimiter.charCodeAt(0) > 127 || layout.delimiter === '\n' || layout.delimiter === '\r')
+  if (
+    typeof layout.delimiter !== 'string' ||
+    layout.delimiter.length !== 1 ||
+    layout.delimiter.charCodeAt(0) > 127 ||
+    layout.delimiter === '\n' ||
+    layout.delimiter === '\r'
+  )
     bad('delimiter', 'one ASCII character other than CR/LF', layout.delimiter);
   if (!(layout.header === true || layout.header === false || layout.header === 'auto')) bad('header', 'true, false or "auto"', layout.header);
   if (!Number.isInteger(layout.fields) || layout.fields < 1 || layout.fields > 256) bad('fields', 'an integer in [1, 256]', layout.fields);
@@ -209,7 +212,8 @@ export function validateLayout(layout: CsvLayout, where = 'CsvLayout'): void {
   col('user', layout.user);
   col('item', layout.item);
   if (typeof layout.category === 'number') col('category', layout.category);
-  else if (typeof layout.category !== 'object' || !Number.isInteger(layout.category?.constant)) bad('category', 'a column index or { constant: integer }', layout.category);
+  else if (typeof layout.category !== 'object' || !Number.isInteger(layout.category?.constant))
+    bad('category', 'a column index or { constant: integer }', layout.category);
   const b = layout.behavior;
   const isName = (x: unknown) => (BEHAVIORS as readonly unknown[]).includes(x);
   if (b?.kind === 'names') {
@@ -230,7 +234,8 @@ export function validateLayout(layout: CsvLayout, where = 'CsvLayout'): void {
   if (!['seconds', 'milliseconds', 'date'].includes(t.format)) bad('timestamp.format', '"seconds", "milliseconds" or "date"', t.format);
   if (t.addColumn !== undefined) col('timestamp.addColumn', t.addColumn);
   if (t.addUnit !== undefined && t.addUnit !== 'ms' && t.addUnit !== 's') bad('timestamp.addUnit', '"ms" or "s"', t.addUnit);
-  if (t.utcOffsetHours !== undefined && !(Number.isFinite(t.utcOffsetHours) && Math.abs(t.utcOffsetHours) <= 14)) bad('timestamp.utcOffsetHours', 'a number in [-14, 14]', t.utcOffsetHours);
+  if (t.utcOffsetHours !== undefined && !(Number.isFinite(t.utcOffsetHours) && Math.abs(t.utcOffsetHours) <= 14))
+    bad('timestamp.utcOffsetHours', 'a number in [-14, 14]', t.utcOffsetHours);
 }
 
 /** True when `layout` is exactly the UserBehavior layout the fast loop handles. */
@@ -312,11 +317,7 @@ export class RejectLog {
   private perReason: Record<string, number> = {};
   total = 0;
 
-  constructor(
-    readonly maxExamplesPerReason: number,
-    readonly strict: boolean,
-    readonly source: string,
-  ) {}
+  constructor(readonly maxExamplesPerReason: number, readonly strict: boolean, readonly source: string) {}
 
   add(line: number, reason: RejectReason, detail: string, text: string): void {
     if (this.strict) {
@@ -332,6 +333,89 @@ export class RejectLog {
     const k = (this.perReason[reason] ?? 0) + 1;
     this.perReason[reason] = k;
     if (k <= this.maxExamplesPerReason) this.examples.push({ line, reason, detail, text: text.length > 200 ? `${text.slice(0, 197)}...` : text });
+  }
+}
+
+/** Ids at or above this never use the direct-address table (64 MiB of int32 at most). */
+const DIRECT_LIMIT = 1 << 24;
+
+/**
+ * Raw id -> dense id in first-seen order, built while parsing. Non-negative ids below 2^24 use a growable
+ * direct-address table (one array read per row); others go to a hash map.
+ */
+export class IdTable {
+  table = new Int32Array(1024).fill(-1);
+  readonly toRaw: number[] = [];
+  private hash: Map<number, number> | null = null;
+  private readonly limit: number;
+
+  /** `directLimit`: ids below it use the direct table (keep it near the expected row count so small files stay small). */
+  constructor(directLimit = DIRECT_LIMIT) {
+    this.limit = Math.max(1024, Math.min(DIRECT_LIMIT, directLimit));
+  }
+
+  get size(): number {
+    return this.toRaw.length;
+  }
+
+  /** Dense id of `v`, assigning the next one when `v` is new. */
+  add(v: number): number {
+    if (v >= 0 && v < this.limit) {
+      if (v >= this.table.length) {
+        let cap = this.table.length;
+        while (cap <= v) cap *= 2;
+        const t = new Int32Array(Math.min(cap, this.limit)).fill(-1);
+        t.set(this.table);
+        this.table = t;
+      }
+      let d = this.table[v];
+      if (d < 0) {
+        d = this.toRaw.length;
+        this.toRaw.push(v);
+        this.table[v] = d;
+      }
+      return d;
+    }
+    this.hash ??= new Map();
+    let d = this.hash.get(v);
+    if (d === undefined) {
+      d = this.toRaw.length;
+      this.toRaw.push(v);
+      this.hash.set(v, d);
+    }
+    return d;
+  }
+}
+
+/**
+ * Ingest mode of the parser: ids are written dense (raw ids kept in the IdTables), and the duplicate/window scan
+ * runs on each row as it is parsed. Duplicates are found among rows of the same user and second while users come
+ * in contiguous, time-sorted blocks; once that order breaks, `ordered` turns false and the caller rescans.
+ */
+export class IngestTracker {
+  readonly users: IdTable;
+  readonly items: IdTable;
+  readonly categories: IdTable;
+  /** Output row indices that repeat an earlier row exactly (valid while `ordered`). */
+  readonly duplicates: number[] = [];
+  outOfWindow = 0;
+  ordered = true;
+  readonly lo: number;
+  readonly hi: number;
+  // Previous row (raw user, dense user, time) and the first row of the current (user, second) run.
+  pU = -1;
+  pDu = -1;
+  pT = 0;
+  runStart = 0;
+
+  /** `expectedRows` sizes the direct-address id tables (ids up to 4x the rows, at most 2^24). */
+  constructor(window: TimeWindow | null, expectedRows = 1 << 22) {
+    const limit = Math.max(1 << 16, 4 * expectedRows);
+    this.users = new IdTable(limit);
+    this.items = new IdTable(limit);
+    this.categories = new IdTable(limit);
+    this.lo = window ? window.start : -2147483648;
+    this.hi = window ? window.end : 2147483647;
   }
 }
 
@@ -355,6 +439,7 @@ export class RowParser {
   private readonly otherwise: BehaviorCode;
   private readonly constantBehavior: BehaviorCode;
   private readonly dateOffset: number;
+  private readonly tracker: IngestTracker | null;
   private detail = '';
   // Scratch outputs of parseGeneric.
   private oUser = 0;
@@ -367,16 +452,17 @@ export class RowParser {
     readonly layout: CsvLayout,
     readonly out: ColumnBuilder,
     readonly rejects: RejectLog,
-    opts: { forceGeneric?: boolean } = {},
+    opts: { forceGeneric?: boolean; tracker?: IngestTracker } = {}
   ) {
     validateLayout(layout);
+    this.tracker = opts.tracker ?? null;
     this.fast = !opts.forceGeneric && isUserBehaviorLayout(layout);
     this.headerPending = layout.header !== false;
     this.delim = layout.delimiter.charCodeAt(0);
     this.fieldStart = new Int32Array(layout.fields + 1);
     this.fieldEnd = new Int32Array(layout.fields + 1);
     const b = layout.behavior;
-    const names = b.kind === 'names' ? (b.names ?? { pv: 'pv', cart: 'cart', fav: 'fav', buy: 'buy' }) : {};
+    const names = b.kind === 'names' ? b.names ?? { pv: 'pv', cart: 'cart', fav: 'fav', buy: 'buy' } : {};
     this.names = Object.entries(names).map(([k, v]) => ({ bytes: Buffer.from(k, 'latin1'), code: CODE[v] }));
     this.thresholds = b.kind === 'threshold' ? b.rules.map((r) => ({ min: r.min, code: CODE[r.behavior] })) : [];
     this.otherwise = b.kind === 'threshold' ? CODE[b.otherwise] : 0;
@@ -395,8 +481,10 @@ export class RowParser {
     if (p >= end) return;
     // At least 2 bytes per line ("x\n"), so this bounds the rows in the block; no capacity check per row.
     this.out.reserve(((end - p) >> 1) + 1);
-    if (this.fast) this.parseFast(buf, p, end);
-    else this.parseGenericLines(buf, p, end);
+    if (this.fast) {
+      if (this.tracker) this.parseFastTracked(buf, p, end);
+      else this.parseFast(buf, p, end);
+    } else this.parseGenericLines(buf, p, end);
   }
 
   /** Parses a final line that has no newline. A bad one is rejected as `truncated-last-line`. */
@@ -446,9 +534,48 @@ export class RowParser {
   private emitScratch(): void {
     const o = this.out;
     const n = o.length;
-    o.user[n] = this.oUser;
-    o.item[n] = this.oItem;
-    o.category[n] = this.oCat;
+    const tr = this.tracker;
+    if (tr === null) {
+      o.user[n] = this.oUser;
+      o.item[n] = this.oItem;
+      o.category[n] = this.oCat;
+    } else {
+      // The same steps as the inline ones in parseFast, for rows the generic parser reads.
+      const u = this.oUser;
+      const t = this.oTs;
+      const di = tr.items.add(this.oItem);
+      const dc = tr.categories.add(this.oCat);
+      const be = this.oBeh;
+      let du: number;
+      if (n > 0 && u === tr.pU) {
+        du = tr.pDu;
+        if (t === tr.pT) {
+          if (tr.ordered) {
+            for (let j = tr.runStart; j < n; j++) {
+              if (o.item[j] === di && o.category[j] === dc && o.behavior[j] === be) {
+                tr.duplicates.push(n);
+                break;
+              }
+            }
+          }
+        } else {
+          if (t < tr.pT) tr.ordered = false;
+          tr.runStart = n;
+        }
+      } else {
+        const before = tr.users.size;
+        du = tr.users.add(u);
+        if (tr.users.size === before) tr.ordered = false;
+        tr.runStart = n;
+        tr.pU = u;
+        tr.pDu = du;
+      }
+      tr.pT = t;
+      if (t < tr.lo || t > tr.hi) tr.outOfWindow++;
+      o.user[n] = du;
+      o.item[n] = di;
+      o.category[n] = dc;
+    }
     o.behavior[n] = this.oBeh;
     o.timestamp[n] = this.oTs;
     o.length = n + 1;
@@ -568,6 +695,190 @@ export class RowParser {
     this.rowsRead += lines;
   }
 
+  /**
+   * The UserBehavior loop in ingest mode (a copy of `parseFast` with the tracker on). The UserBehavior loop: digits parsed straight from the bytes, the behavior told by its first byte and checked
+   * in full, no allocation per row. Any surprise sends the row to `slowLine`.
+   */
+  private parseFastTracked(buf: Uint8Array, start: number, end: number): void {
+    const o = this.out;
+    const U = o.user;
+    const I = o.item;
+    const C = o.category;
+    const B = o.behavior;
+    const T = o.timestamp;
+    let n = o.length;
+    let p = start;
+    let lines = 0;
+    // Ingest mode (see IngestTracker): tracker state lives in locals inside the loop and is synced around slowLine.
+    const tr = this.tracker!;
+    const users = tr.users;
+    const items = tr.items;
+    const cats = tr.categories;
+    let uTab = users.table;
+    let iTab = items.table;
+    let cTab = cats.table;
+    let pU = tr.pU;
+    let pDu = tr.pDu;
+    let pT = tr.pT;
+    let runStart = tr.runStart;
+    let ordered = tr.ordered;
+    let oow = 0;
+    const lo = tr.lo;
+    const hi = tr.hi;
+    while (p < end) {
+      const rowStart = p;
+      ok: {
+        let c = buf[p];
+        let d = c - 48;
+        if (d >>> 0 > 9) break ok;
+        let u = d;
+        c = buf[++p];
+        while ((d = c - 48) >>> 0 <= 9) {
+          u = u * 10 + d;
+          c = buf[++p];
+        }
+        if (c !== 44 || u > INT32_MAX) break ok;
+        c = buf[++p];
+        d = c - 48;
+        if (d >>> 0 > 9) break ok;
+        let it = d;
+        c = buf[++p];
+        while ((d = c - 48) >>> 0 <= 9) {
+          it = it * 10 + d;
+          c = buf[++p];
+        }
+        if (c !== 44 || it > INT32_MAX) break ok;
+        c = buf[++p];
+        d = c - 48;
+        if (d >>> 0 > 9) break ok;
+        let ca = d;
+        c = buf[++p];
+        while ((d = c - 48) >>> 0 <= 9) {
+          ca = ca * 10 + d;
+          c = buf[++p];
+        }
+        if (c !== 44 || ca > INT32_MAX) break ok;
+        c = buf[++p];
+        let be: number;
+        // pv | cart | fav | buy, each followed by the delimiter; a mismatch stops at the latest at the newline.
+        if (c === 112) {
+          if (buf[p + 1] !== 118 || buf[p + 2] !== 44) break ok;
+          be = 0;
+          p += 3;
+        } else if (c === 99) {
+          if (buf[p + 1] !== 97 || buf[p + 2] !== 114 || buf[p + 3] !== 116 || buf[p + 4] !== 44) break ok;
+          be = 1;
+          p += 5;
+        } else if (c === 102) {
+          if (buf[p + 1] !== 97 || buf[p + 2] !== 118 || buf[p + 3] !== 44) break ok;
+          be = 2;
+          p += 4;
+        } else if (c === 98) {
+          if (buf[p + 1] !== 117 || buf[p + 2] !== 121 || buf[p + 3] !== 44) break ok;
+          be = 3;
+          p += 4;
+        } else break ok;
+        c = buf[p];
+        d = c - 48;
+        if (d >>> 0 > 9) break ok;
+        let t = d;
+        c = buf[++p];
+        while ((d = c - 48) >>> 0 <= 9) {
+          t = t * 10 + d;
+          c = buf[++p];
+        }
+        if (c === 13) c = buf[++p];
+        if (c !== 10 || t > INT32_MAX) break ok;
+        p++;
+        let di = it < iTab.length ? iTab[it] : -1;
+        if (di < 0) {
+          di = items.add(it);
+          iTab = items.table;
+        }
+        let dc = ca < cTab.length ? cTab[ca] : -1;
+        if (dc < 0) {
+          dc = cats.add(ca);
+          cTab = cats.table;
+        }
+        if (u === pU && n > 0) {
+          if (t === pT) {
+            // Same user and second as the previous row: compare with the rows of this run (usually 0-2 of them).
+            if (ordered) {
+              for (let j = runStart; j < n; j++) {
+                if (I[j] === di && C[j] === dc && B[j] === be) {
+                  tr.duplicates.push(n);
+                  break;
+                }
+              }
+            }
+          } else {
+            if (t < pT) ordered = false;
+            runStart = n;
+          }
+        } else {
+          let du = u < uTab.length ? uTab[u] : -1;
+          if (du >= 0) ordered = false; // this user had an earlier block
+          else {
+            const before = users.size;
+            du = users.add(u);
+            uTab = users.table;
+            if (users.size === before) ordered = false;
+          }
+          pU = u;
+          pDu = du;
+          runStart = n;
+        }
+        pT = t;
+        if (t < lo || t > hi) oow++;
+        U[n] = pDu;
+        I[n] = di;
+        C[n] = dc;
+        B[n] = be;
+        T[n] = t;
+        n++;
+        lines++;
+        continue;
+      }
+      // Rare path: flush the counters, then let the generic parser diagnose (or accept) the line.
+      o.length = n;
+      this.line += lines;
+      this.rowsRead += lines;
+      lines = 0;
+      {
+        tr.pU = pU;
+        tr.pDu = pDu;
+        tr.pT = pT;
+        tr.runStart = runStart;
+        tr.ordered = ordered;
+        tr.outOfWindow += oow;
+        oow = 0;
+      }
+      p = this.slowLine(buf, rowStart, end);
+      n = o.length;
+      {
+        pU = tr.pU;
+        pDu = tr.pDu;
+        pT = tr.pT;
+        runStart = tr.runStart;
+        ordered = tr.ordered;
+        uTab = tr.users.table;
+        iTab = tr.items.table;
+        cTab = tr.categories.table;
+      }
+    }
+    o.length = n;
+    this.line += lines;
+    this.rowsRead += lines;
+    {
+      tr.pU = pU;
+      tr.pDu = pDu;
+      tr.pT = pT;
+      tr.runStart = runStart;
+      tr.ordered = ordered;
+      tr.outOfWindow += oow;
+    }
+  }
+
   private parseGenericLines(buf: Uint8Array, start: number, end: number): void {
     let p = start;
     while (p < end) {
@@ -642,7 +953,11 @@ export class RowParser {
         }
       }
       if (code < 0) {
-        this.detail = `behavior column ${b.column}: expected one of ${this.names.map((x) => latin1(x.bytes, 0, x.bytes.length)).join('|')}, got "${latin1(buf, a, z)}"`;
+        this.detail = `behavior column ${b.column}: expected one of ${this.names.map((x) => latin1(x.bytes, 0, x.bytes.length)).join('|')}, got "${latin1(
+          buf,
+          a,
+          z
+        )}"`;
         return R_BEHAVIOR;
       }
       this.oBeh = code;

@@ -6,6 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readArrowFile, tableToLog } from './arrow.js';
 import { USER_BEHAVIOR_WINDOW } from './csv.js';
 import { describeDataset, datasetStats, ingest, scanDuplicates } from './ingest.js';
+import { Rng } from '@rec/core';
+import { gzipSync } from 'node:zlib';
 import { readInteractions } from './reader.js';
 import { denseColumn, rawLog, reindex } from './reindex.js';
 import type { InteractionLog } from './types.js';
@@ -223,5 +225,83 @@ describe('Arrow table and cache', () => {
     expect(lax.report.rejected.total).toBe(1);
     expect((await ingest(p, { cache: { dir } })).report.cache.hit).toBe(true);
     await expect(ingest(p, { cache: { dir }, strict: true })).rejects.toThrow(/strictcache\.csv:4/);
+  });
+});
+
+describe('ingest mode (dense ids and the duplicate scan while parsing) equals the reference pipeline', () => {
+  /** A random UserBehavior-like file: duplicates, out-of-window rows, bad lines; users grouped+sorted or shuffled. */
+  function randomCsv(seed: number, shuffled: boolean): string {
+    const rng = new Rng(seed);
+    const lines: string[] = [];
+    for (let u = 0; u < 30; u++) {
+      const user = 1 + rng.int(5_000_000); // sometimes repeated: a user's second block breaks the order
+      let t = 1511539200 - 50 + rng.int(100);
+      for (let k = 1 + rng.int(20); k > 0; k--) {
+        t += rng.int(3); // repeats of a second are common: duplicate candidates
+        const row = `${user},${rng.int(40) * 1000003},${rng.int(5)},${['pv', 'cart', 'fav', 'buy'][rng.int(4)]},${t}`;
+        lines.push(row);
+        if (rng.next() < 0.15) lines.push(row); // exact duplicate
+        if (rng.next() < 0.03) lines.push(['', 'x,1,2,pv,3', `${user},1,2,pv`, `${user},3000000000,1,pv,1511539300`][rng.int(4)]);
+      }
+    }
+    if (shuffled) {
+      for (let i = lines.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        [lines[i], lines[j]] = [lines[j], lines[i]];
+      }
+    }
+    return `${lines.join('\n')}\n`;
+  }
+
+  for (const shuffled of [false, true]) {
+    for (const variant of ['fast', 'generic', 'chunks-5', 'gzip'] as const) {
+      it(`${shuffled ? 'shuffled' : 'grouped'} rows, ${variant}`, async () => {
+        for (let seed = 0; seed < 3; seed++) {
+          const text = randomCsv(seed, shuffled);
+          const p = join(tmp, `eq-${shuffled}-${variant}-${seed}.csv`);
+          writeFileSync(p, variant === 'gzip' ? gzipSync(text) : text);
+          const opts = { cache: false as const, forceGenericParser: variant === 'generic', chunkSize: variant === 'chunks-5' ? 5 : undefined };
+          const got = await ingest(p, opts);
+          // Reference: raw read, scan, drop, reindex, each by its own exported function.
+          const raw = (await readInteractions(p)).log;
+          const scan = scanDuplicates(raw, USER_BEHAVIOR_WINDOW);
+          expect(got.report.duplicates).toBe(scan.duplicates);
+          expect(got.report.outOfWindow).toBe(scan.outOfWindow);
+          expect(got.report.groupedByUserTimeSorted).toBe(scan.groupedByUserTimeSorted);
+          const keep: number[] = [];
+          for (let i = 0; i < raw.numRows; i++) {
+            const t = raw.timestamp[i];
+            if (!scan.duplicateMask?.[i] && t >= USER_BEHAVIOR_WINDOW.start && t <= USER_BEHAVIOR_WINDOW.end) keep.push(i);
+          }
+          const back = rawLog(got.log);
+          expect(back.numRows).toBe(keep.length);
+          expect(Array.from(back.user)).toEqual(keep.map((i) => raw.user[i]));
+          expect(Array.from(back.item)).toEqual(keep.map((i) => raw.item[i]));
+          expect(Array.from(back.category)).toEqual(keep.map((i) => raw.category[i]));
+          expect(Array.from(back.behavior)).toEqual(keep.map((i) => raw.behavior[i]));
+          expect(Array.from(back.timestamp)).toEqual(keep.map((i) => raw.timestamp[i]));
+          const ref = reindex({ numRows: keep.length, user: Int32Array.from(keep, (i) => raw.user[i]), item: Int32Array.from(keep, (i) => raw.item[i]), category: Int32Array.from(keep, (i) => raw.category[i]), behavior: Uint8Array.from(keep, (i) => raw.behavior[i]), timestamp: Int32Array.from(keep, (i) => raw.timestamp[i]) });
+          expect([got.log.numUsers, got.log.numItems, got.log.numCategories]).toEqual([ref.numUsers, ref.numItems, ref.numCategories]);
+          // Dense ids are 0..n-1, each used, and the maps invert each other.
+          for (const [col, map] of [[got.log.user, got.log.users], [got.log.item, got.log.items]] as const) {
+            const used = new Uint8Array(map.size);
+            for (const d of col) used[d] = 1;
+            expect(used.every((x) => x === 1)).toBe(true);
+            for (let d = 0; d < map.size; d++) expect(map.toDense(map.toRaw[d])).toBe(d);
+          }
+          expect(got.report.rejected.total).toBe((await readInteractions(p)).report.rejected.total);
+        }
+      });
+    }
+  }
+
+  it('sorted id order renumbers by raw id and keeps the rows', async () => {
+    const p = write('sorted.csv', ['9,30,5,pv,1511544070', '3,20,6,pv,1511544071', '9,10,5,buy,1511544072'].join('\n') + '\n');
+    const a = await ingest(p, { cache: false, order: 'sorted' });
+    expect(Array.from(a.log.users.toRaw)).toEqual([3, 9]);
+    expect(Array.from(a.log.items.toRaw)).toEqual([10, 20, 30]);
+    expect(Array.from(a.log.user)).toEqual([1, 0, 1]);
+    expect(Array.from(a.log.item)).toEqual([2, 1, 0]);
+    expect(Array.from(rawLog(a.log).item)).toEqual([30, 20, 10]);
   });
 });

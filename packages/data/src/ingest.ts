@@ -2,14 +2,15 @@
  * The ingest pipeline: read (or reload from the Arrow cache) -> count duplicates and out-of-window rows -> clean
  * (optional) -> re-index -> Arrow table + report. And `describeDataset`, the printable statistics of a log.
  */
+import { statSync } from 'node:fs';
 import { InvalidArgumentError } from '@rec/core';
 import type { Table } from 'apache-arrow';
 import { logToTable } from './arrow.js';
 import { cacheLocation, readCache, writeCache } from './cache.js';
-import { REJECT_REASONS, type RejectReason, type TimeWindow } from './csv.js';
-import { readInteractions, resolvePreset, type ReadOptions, type ReadReport } from './reader.js';
-import { checkLog, denseColumn, reindex, type IdOrder } from './reindex.js';
-import { BEHAVIORS, type IndexedLog, type InteractionLog } from './types.js';
+import { IngestTracker, REJECT_REASONS, type RejectReason, type TimeWindow } from './csv.js';
+import { resolvePreset, streamParse, type ReadOptions, type ReadReport } from './reader.js';
+import { checkLog, denseColumn, DenseIdMap, type IdOrder } from './reindex.js';
+import { BEHAVIORS, type IdMap, type IndexedLog, type InteractionLog } from './types.js';
 
 export interface IngestOptions extends ReadOptions {
   /**
@@ -19,7 +20,10 @@ export interface IngestOptions extends ReadOptions {
   clean?: boolean;
   /** Time window in Unix seconds (inclusive), or null for none. Default: the preset's. */
   window?: TimeWindow | null;
-  /** Dense id order (see `reindex`). Default `first-seen`. */
+  /**
+   * Dense id order. `first-seen` (default): order of first appearance in the file (rows later dropped by cleaning
+   * count for the order, not for the ids); `sorted`: ascending raw id.
+   */
   order?: IdOrder;
   /** `false`: no cache. `true` (default): cache in `defaultCacheDir()` ($REC_CACHE_DIR or <tmpdir>/rec-data-cache). `{ dir }`: that dir (e.g. beside the source). */
   cache?: boolean | { dir: string };
@@ -160,22 +164,72 @@ export function orderByUserTime(log: InteractionLog): Int32Array {
   return order;
 }
 
-/** Keeps rows where `drop[i] === 0`, compacting the columns in place; returns the shortened views. */
-function compact(log: InteractionLog, drop: Uint8Array): InteractionLog {
-  const { user: U, item: I, category: C, behavior: B, timestamp: T } = log;
-  let k = 0;
-  for (let i = 0; i < log.numRows; i++) {
-    if (drop[i]) continue;
-    if (k !== i) {
-      U[k] = U[i];
-      I[k] = I[i];
-      C[k] = C[i];
-      B[k] = B[i];
-      T[k] = T[i];
+/**
+ * Removes the rows listed in `drop` (ascending, distinct) by moving the runs between them with copyWithin (a
+ * memmove per run: cheap when drops are rare, as in the real log). Returns the shortened views.
+ */
+function compact(log: InteractionLog, drop: ArrayLike<number>): InteractionLog {
+  const cols = [log.user, log.item, log.category, log.behavior, log.timestamp];
+  const n = log.numRows;
+  const m = drop.length;
+  let w = m > 0 ? drop[0] : n;
+  for (let k = 0; k < m; k++) {
+    const from = drop[k] + 1;
+    const to = k + 1 < m ? drop[k + 1] : n;
+    if (to > from) {
+      for (const c of cols) c.copyWithin(w, from, to);
+      w += to - from;
     }
-    k++;
   }
-  return { numRows: k, user: U.subarray(0, k), item: I.subarray(0, k), category: C.subarray(0, k), behavior: B.subarray(0, k), timestamp: T.subarray(0, k) };
+  return { numRows: w, user: log.user.subarray(0, w), item: log.item.subarray(0, w), category: log.category.subarray(0, w), behavior: log.behavior.subarray(0, w), timestamp: log.timestamp.subarray(0, w) };
+}
+
+/**
+ * Drops dense ids that no longer occur in `col` after cleaning and renumbers the rest in their old order (in
+ * place); returns the new toRaw. One pass when nothing is missing.
+ */
+function pruneIds(col: Int32Array, toRaw: number[]): number[] {
+  const seen = new Uint8Array(toRaw.length);
+  for (let i = 0; i < col.length; i++) seen[col[i]] = 1;
+  let k = 0;
+  const remap = new Int32Array(toRaw.length);
+  const kept: number[] = [];
+  for (let d = 0; d < toRaw.length; d++) {
+    if (seen[d]) {
+      remap[d] = k++;
+      kept.push(toRaw[d]);
+    }
+  }
+  if (k === toRaw.length) return toRaw;
+  for (let i = 0; i < col.length; i++) col[i] = remap[col[i]];
+  return kept;
+}
+
+function toIndexed(log: InteractionLog, maps: { users: number[]; items: number[]; categories: number[] }): IndexedLog {
+  const u = Float64Array.from(maps.users);
+  const it = Float64Array.from(maps.items);
+  const c = Float64Array.from(maps.categories);
+  return {
+    ...log,
+    numUsers: u.length,
+    numItems: it.length,
+    numCategories: c.length,
+    users: new DenseIdMap(u),
+    items: new DenseIdMap(it),
+    categories: new DenseIdMap(c),
+  };
+}
+
+/** Renumbers an IndexedLog's ids by ascending raw id (in place on the id columns). */
+function reindexSorted(log: IndexedLog): IndexedLog {
+  const one = (col: Int32Array, map: IdMap) => {
+    const order = Array.from(map.toRaw.keys()).sort((a, b) => map.toRaw[a] - map.toRaw[b]);
+    const perm = new Int32Array(order.length);
+    order.forEach((old, k) => (perm[old] = k));
+    for (let i = 0; i < col.length; i++) col[i] = perm[col[i]];
+    return new DenseIdMap(Float64Array.from(order, (old) => map.toRaw[old]));
+  };
+  return { ...log, users: one(log.user, log.users), items: one(log.item, log.items), categories: one(log.category, log.categories) };
 }
 
 function optionsKey(o: IngestOptions, layout: unknown, clean: boolean, window: TimeWindow | null): string {
@@ -230,28 +284,76 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
     }
   }
 
-  const read = await readInteractions(path, { ...options, preset, layout });
+  // Ingest mode: ids come out dense and the duplicate/window scan runs while parsing.
+  let expectedRows = 1 << 16;
+  try {
+    expectedRows = statSync(path).size / 20; // ~34 bytes a UserBehavior row; a gzip file gives fewer ids than it holds
+  } catch {
+    // missing file: streamParse reports it
+  }
+  const tracker = new IngestTracker(window, expectedRows);
+  const read = await streamParse(path, { ...options, preset, layout }, tracker, where);
   const tClean = performance.now();
-  const scan = scanDuplicates(read.log, window);
   let log = read.log;
-  let dropped = 0;
-  if (clean && (scan.duplicates > 0 || scan.outOfWindow > 0)) {
-    const drop = scan.duplicateMask ?? new Uint8Array(log.numRows);
-    if (window) {
-      const T = log.timestamp;
-      for (let i = 0; i < log.numRows; i++) if (T[i] < window.start || T[i] > window.end) drop[i] = 1;
+  const users = tracker.users.toRaw;
+  const items = tracker.items.toRaw;
+  let categories = tracker.categories.toRaw;
+  if (options.categoryOfItem) {
+    // Category from the item (e.g. the movie's first genre): raw category per row, then dense again.
+    const map = options.categoryOfItem;
+    const missing = options.missingCategory ?? 0;
+    const { category: cat, item } = log;
+    for (let i = 0; i < log.numRows; i++) cat[i] = map.get(items[item[i]]) ?? missing;
+    categories = Array.from(denseColumn(cat, 'first-seen', cat).toRaw);
+  }
+  const outOfWindow = tracker.outOfWindow;
+  let duplicates: number;
+  let dupMask: Uint8Array | null = null;
+  if (tracker.ordered) {
+    duplicates = tracker.duplicates.length;
+    if (duplicates > 0 && outOfWindow > 0 && clean) {
+      dupMask = new Uint8Array(log.numRows);
+      for (const i of tracker.duplicates) dupMask[i] = 1;
     }
+  } else {
+    // Users not in contiguous time-sorted blocks: the general scan (sorts rows by user and time).
+    const scan = scanDuplicates(log, null);
+    duplicates = scan.duplicates;
+    dupMask = scan.duplicateMask;
+  }
+  let dropped = 0;
+  let maps = { users, items, categories };
+  if (clean && (duplicates > 0 || outOfWindow > 0)) {
+    let drop: ArrayLike<number>;
+    if (outOfWindow === 0 && tracker.ordered) drop = tracker.duplicates; // ascending, as found
+    else {
+      const mask = dupMask ?? new Uint8Array(log.numRows);
+      if (window) {
+        const T = log.timestamp;
+        for (let i = 0; i < log.numRows; i++) if (T[i] < window.start || T[i] > window.end) mask[i] = 1;
+      }
+      const list: number[] = [];
+      for (let i = 0; i < mask.length; i++) if (mask[i]) list.push(i);
+      drop = list;
+    }
+    const before = log.numRows;
     log = compact(log, drop);
-    dropped = read.log.numRows - log.numRows;
+    dropped = before - log.numRows;
+    maps = {
+      users: pruneIds(log.user, users),
+      items: pruneIds(log.item, items),
+      categories: pruneIds(log.category, categories),
+    };
   }
   const tIndex = performance.now();
-  const indexed = reindex(log, { order: options.order, inPlace: true }); // the raw columns are ours; their ids live on in the maps
+  let indexed = toIndexed(log, maps);
+  if ((options.order ?? 'first-seen') === 'sorted') indexed = reindexSorted(indexed);
   const tDone = performance.now();
   const report: IngestReport = {
     ...read.report,
     preset: options.layout ? `${preset.name} (custom layout)` : preset.name,
-    duplicates: scan.duplicates,
-    outOfWindow: scan.outOfWindow,
+    duplicates,
+    outOfWindow,
     window,
     cleaned: clean,
     dropped,
@@ -259,7 +361,7 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
     numUsers: indexed.numUsers,
     numItems: indexed.numItems,
     numCategories: indexed.numCategories,
-    groupedByUserTimeSorted: scan.groupedByUserTimeSorted,
+    groupedByUserTimeSorted: tracker.ordered,
     seconds: { parse: read.report.parseSeconds, clean: (tIndex - tClean) / 1000, reindex: (tDone - tIndex) / 1000, cache: 0, total: 0 },
     cache: { enabled: loc !== null, hit: false, path: loc?.logPath ?? null, bytesWritten: 0, ...(cacheNote ? { note: cacheNote } : {}) },
   };

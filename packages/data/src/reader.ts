@@ -6,7 +6,7 @@ import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { DataFormatError, InvalidArgumentError, NotAvailableError } from '@rec/core';
-import { ColumnBuilder, RejectLog, RowParser, presets, REJECT_REASONS, type CsvLayout, type DatasetPreset, type PresetName, type RejectReason, type RejectedRow } from './csv.js';
+import { ColumnBuilder, RejectLog, RowParser, presets, type IngestTracker, REJECT_REASONS, type CsvLayout, type DatasetPreset, type PresetName, type RejectReason, type RejectedRow } from './csv.js';
 import type { InteractionLog } from './types.js';
 
 export interface ReadOptions {
@@ -80,7 +80,22 @@ export function isGzipFile(path: string): boolean {
  * boundary is copied. Never throws on bad rows unless `strict`.
  */
 export async function readInteractions(path: string, options: ReadOptions = {}): Promise<ReadResult> {
-  const where = `readInteractions(${path})`;
+  const r = await streamParse(path, options, null, `readInteractions(${path})`);
+  if (options.categoryOfItem) {
+    const map = options.categoryOfItem;
+    const missing = options.missingCategory ?? 0;
+    const { category: cat, item } = r.log;
+    for (let i = 0; i < r.log.numRows; i++) cat[i] = map.get(item[i]) ?? missing;
+  }
+  return r;
+}
+
+/**
+ * The streaming loop behind `readInteractions` and `ingest`. With a tracker (ingest mode) the id columns come out
+ * dense (raw ids in the tracker's IdTables) and the duplicate/window scan is done on the way. Does not apply
+ * `categoryOfItem`.
+ */
+export async function streamParse(path: string, options: ReadOptions, tracker: IngestTracker | null, where: string): Promise<ReadResult> {
   const preset = resolvePreset(options.preset, `${where}.preset`);
   const layout = options.layout ?? preset.layout;
   const maxExamples = options.maxExamples ?? 100;
@@ -98,7 +113,7 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
   // ~34 bytes per UserBehavior row; gzip text is about 4x smaller than the text.
   const out = new ColumnBuilder((gzip ? bytes * 4 : bytes) / 30 + 1024);
   const rejects = new RejectLog(maxExamples, options.strict ?? false, path);
-  const parser = new RowParser(layout, out, rejects, { forceGeneric: options.forceGenericParser });
+  const parser = new RowParser(layout, out, rejects, { forceGeneric: options.forceGenericParser, tracker: tracker ?? undefined });
 
   let stream: Readable = createReadStream(path, { highWaterMark: chunkSize });
   if (gzip) stream = stream.pipe(createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) }));
@@ -135,13 +150,6 @@ export async function readInteractions(path: string, options: ReadOptions = {}):
 
   const cols = out.finish();
   const numRows = cols.user.length;
-  if (options.categoryOfItem) {
-    const map = options.categoryOfItem;
-    const missing = options.missingCategory ?? 0;
-    const cat = cols.category;
-    const item = cols.item;
-    for (let i = 0; i < numRows; i++) cat[i] = map.get(item[i]) ?? missing;
-  }
   const byReason = { ...rejects.counts };
   for (const r of REJECT_REASONS) byReason[r] ??= 0;
   return {
