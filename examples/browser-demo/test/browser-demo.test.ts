@@ -2,6 +2,9 @@
  * Drives Debian's chromium headless through playwright-core: the built page must show, for every sample user,
  * exactly the items the Node side recommends (@rec/models-lstm-dqn's loadLstmDqn on the wasm backend) from the
  * same saved model, with scores equal within float32 rounding. Takes a screenshot into test-output/.
+ * Runs twice: with the prescribed flags (`--disable-gpu`: no WebGPU adapter, so the page uses threaded wasm), and
+ * with `--enable-unsafe-webgpu --use-webgpu-adapter=swiftshader` instead of `--disable-gpu`, where chromium offers
+ * its SwiftShader (CPU) WebGPU adapter and the page runs tfjs-backend-webgpu.
  * Skipped when /usr/bin/chromium is missing, unless CI is set (then it fails: scripts/test.sh installs chromium).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +21,15 @@ import type { SampleFile } from '../src/sample.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const WEBGPU_FLAGS = [...FLAGS.filter((f) => f !== '--disable-gpu'), '--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'];
+const CONFIGS = [
+  { name: 'wasm, --disable-gpu', args: FLAGS, backend: 'wasm', shot: 'browser-demo.png' },
+  { name: 'webgpu on SwiftShader', args: WEBGPU_FLAGS, backend: 'webgpu', shot: 'browser-demo-webgpu.png' },
+] as const;
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: scripts/setup.sh ensure_chromium installs it`);
 
-describe.skipIf(!haveChromium)('browser demo in headless chromium', () => {
+describe.skipIf(!haveChromium).each(CONFIGS)('browser demo in headless chromium ($name)', (config) => {
   const out = mkdtempSync(join(tmpdir(), 'rec-browser-demo-'));
   let sample: SampleFile;
   let server: Server;
@@ -34,7 +42,7 @@ describe.skipIf(!haveChromium)('browser demo in headless chromium', () => {
   beforeAll(async () => {
     sample = await buildDemo(out);
     ({ server, url } = await serveDir(out));
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...config.args] });
     page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(url);
@@ -59,13 +67,13 @@ describe.skipIf(!haveChromium)('browser demo in headless chromium', () => {
     }));
   }
 
-  it('loads the saved model on wasm (chromium runs with --disable-gpu, so no WebGPU adapter)', async () => {
+  it(`loads the saved model on ${config.backend}`, async () => {
     expect(pageErrors).toEqual([]);
     expect(await page.getAttribute('body', 'data-error')).toBeNull();
-    expect(await page.getAttribute('body', 'data-backend')).toBe('wasm');
-    // Served cross-origin isolated (COOP/COEP), so tfjs picks its threaded wasm build.
+    expect(await page.getAttribute('body', 'data-backend')).toBe(config.backend);
+    // Served cross-origin isolated (COOP/COEP), so on wasm tfjs picks its threaded build.
     expect(await page.evaluate(() => globalThis.crossOriginIsolated)).toBe(true);
-    expect(await page.getAttribute('body', 'data-wasm-threads')).toBe('true');
+    if (config.backend === 'wasm') expect(await page.getAttribute('body', 'data-wasm-threads')).toBe('true');
     expect(await page.textContent('#status')).toContain(`${node.vocab.size} items`);
   });
 
@@ -89,7 +97,7 @@ describe.skipIf(!haveChromium)('browser demo in headless chromium', () => {
     await showUser(sample.users[0].id);
     const dir = join(DEMO_ROOT, 'test-output');
     mkdirSync(dir, { recursive: true });
-    const file = join(dir, 'browser-demo.png');
+    const file = join(dir, config.shot);
     await page.screenshot({ path: file });
     expect(statSync(file).size).toBeGreaterThan(5_000);
   });
