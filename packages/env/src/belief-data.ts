@@ -3,34 +3,50 @@
  * produces), or synthetic (clustered Gaussian embeddings) for tests and benchmarks.
  */
 import { InvalidArgumentError, Rng, ShapeError, check } from '@rec/core';
+import {
+  itemClusters,
+  learnEmbeddings,
+  userClusterAffinity,
+  userEmbeddingsFromItems,
+  type EmbeddingOptions,
+  type Embeddings,
+  type IndexedLog,
+  type InteractionLog,
+} from '@rec/data';
 import type { BeliefSimData } from './belief-sim.js';
 import { clusterCentres } from './belief-sim.js';
 
 export interface BeliefSimInputs {
-  /** Item embeddings `[numItems * dim]` (e.g. from @rec/data). */
+  /** Item embeddings `[numItems * dim]` (@rec/data `learnEmbeddings(log).items`). */
   itemEmbeddings: Float32Array;
-  /** Cluster id per item `[numItems]` (e.g. k-means over the embeddings). */
+  /** Cluster id per item `[numItems]` (@rec/data `itemClusters(...).assignment`). */
   itemCluster: Int32Array;
+  /** Distance of each item to its cluster centre (`itemClusters(...).distance`); computed when omitted. */
+  itemDistance?: Float32Array;
   /** Embedding width. Default 64. */
   dim?: number;
   /** Number of clusters. Default: 1 + the largest cluster id. */
   numClusters?: number;
-  /** Interactions with dense ids (the log's `user` and `item` columns). */
-  user: Int32Array;
-  item: Int32Array;
+  /** The interaction log (dense ids) the initial and optimal beliefs come from. */
+  log: InteractionLog;
+  /** Rows of `log` to use (a training split). Default: all. */
+  rows?: Int32Array;
   numUsers: number;
-  /** User embeddings `[numUsers * dim]`; default: the mean embedding of the items each user touched. */
+  /** User embeddings `[numUsers * dim]`; default: @rec/data `userEmbeddingsFromItems` (mean item embedding). */
   userEmbeddings?: Float32Array;
-  /** Initial belief = initialScale x the user's share of interactions in the cluster. Default 0.001 (tiny). */
+  /** Initial belief = initialScale x the user's share of events in the cluster. Default 0.001 (tiny). */
   initialScale?: number;
-  /** Optimal beliefs: 'share' (the user's cluster shares in the log, default), 'uniform' (1/C), or explicit. */
+  /** Optimal beliefs: 'share' (the user's cluster shares in the log, default; uniform without history), 'uniform', or explicit. */
   optimal?: 'share' | 'uniform' | Float32Array;
   /** Rescale item distances so the largest equals this (the acceptance formula's maxDistance); null: raw. Default 5. */
   distanceTarget?: number | null;
   userIds?: ArrayLike<number>;
 }
 
-/** Build the simulator's arrays from embeddings, clusters and a log. */
+/**
+ * Build the simulator's arrays from embeddings, clusters and a log. Cluster shares come from @rec/data's
+ * `userClusterAffinity`, user embeddings from `userEmbeddingsFromItems`.
+ */
 export function buildBeliefSimData(input: BeliefSimInputs): BeliefSimData {
   const W = 'buildBeliefSimData';
   const dim = input.dim ?? 64;
@@ -45,57 +61,88 @@ export function buildBeliefSimData(input: BeliefSimInputs): BeliefSimData {
   const C = input.numClusters ?? maxC + 1;
   const nU = input.numUsers;
   check(Number.isInteger(nU) && nU > 0, `${W}(numUsers)`, 'a positive integer', nU);
-  if (input.user.length !== input.item.length) throw new ShapeError('user and item columns differ in length', { where: W, expected: `equal lengths`, got: [input.user.length, input.item.length] });
 
   // Item distance to its cluster centre, rescaled so the farthest item sits at distanceTarget.
-  const centres = clusterCentres(input.itemEmbeddings, input.itemCluster, dim, C);
-  const itemDistance = new Float32Array(nI);
-  let maxD = 0;
-  for (let i = 0; i < nI; i++) {
-    const c = input.itemCluster[i];
-    let s = 0;
-    for (let j = 0; j < dim; j++) {
-      const d = input.itemEmbeddings[i * dim + j] - centres[c * dim + j];
-      s += d * d;
+  let itemDistance: Float32Array;
+  if (input.itemDistance) {
+    if (input.itemDistance.length !== nI) throw new ShapeError('one distance per item expected', { where: `${W}(itemDistance)`, expected: `length ${nI}`, got: input.itemDistance.length });
+    itemDistance = input.itemDistance.slice();
+  } else {
+    const centres = clusterCentres(input.itemEmbeddings, input.itemCluster, dim, C);
+    itemDistance = new Float32Array(nI);
+    for (let i = 0; i < nI; i++) {
+      const c = input.itemCluster[i];
+      let s = 0;
+      for (let j = 0; j < dim; j++) {
+        const d = input.itemEmbeddings[i * dim + j] - centres[c * dim + j];
+        s += d * d;
+      }
+      itemDistance[i] = Math.sqrt(s);
     }
-    itemDistance[i] = Math.sqrt(s);
-    if (itemDistance[i] > maxD) maxD = itemDistance[i];
   }
+  let maxD = 0;
+  for (let i = 0; i < nI; i++) if (itemDistance[i] > maxD) maxD = itemDistance[i];
   const target = input.distanceTarget === undefined ? 5 : input.distanceTarget;
   if (target !== null && maxD > 0) for (let i = 0; i < nI; i++) itemDistance[i] *= target / maxD;
 
-  // Per-user cluster counts and mean item embedding.
-  const counts = new Float64Array(nU * C);
-  const total = new Float64Array(nU);
-  const userEmb = input.userEmbeddings ?? new Float32Array(nU * dim);
-  for (let r = 0; r < input.user.length; r++) {
-    const u = input.user[r];
-    const it = input.item[r];
-    if (!(u >= 0 && u < nU && it >= 0 && it < nI)) {
-      throw new InvalidArgumentError('interaction ids out of range', { where: `${W}(row ${r})`, expected: `user in [0, ${nU}), item in [0, ${nI})`, got: [u, it], hint: 'pass the dense ids of a reindexed log' });
-    }
-    counts[u * C + input.itemCluster[it]]++;
-    total[u]++;
-    if (!input.userEmbeddings) for (let j = 0; j < dim; j++) userEmb[u * dim + j] += input.itemEmbeddings[it * dim + j];
-  }
-  if (!input.userEmbeddings) {
-    for (let u = 0; u < nU; u++) if (total[u] > 0) for (let j = 0; j < dim; j++) userEmb[u * dim + j] /= total[u];
-  } else if (userEmb.length !== nU * dim) {
-    throw new ShapeError('user embeddings have the wrong length', { where: `${W}(userEmbeddings)`, expected: `${nU * dim}`, got: userEmb.length });
-  }
+  const share = userClusterAffinity(input.log, input.itemCluster, C, { numUsers: nU, rows: input.rows });
+  const userEmb = input.userEmbeddings ?? userEmbeddingsFromItems(input.log, input.itemEmbeddings, dim, { numUsers: nU, rows: input.rows });
+  if (userEmb.length !== nU * dim) throw new ShapeError('user embeddings have the wrong length', { where: `${W}(userEmbeddings)`, expected: `${nU * dim}`, got: userEmb.length });
   const scale = input.initialScale ?? 0.001;
   const initialBeliefs = new Float32Array(nU * C);
-  for (let u = 0; u < nU; u++) for (let c = 0; c < C; c++) initialBeliefs[u * C + c] = total[u] > 0 ? (scale * counts[u * C + c]) / total[u] : 0;
+  for (let i = 0; i < nU * C; i++) initialBeliefs[i] = scale * share[i];
   let optimalBeliefs: Float32Array;
   if (input.optimal instanceof Float32Array) {
     optimalBeliefs = input.optimal;
   } else if (input.optimal === 'uniform') {
     optimalBeliefs = new Float32Array(C).fill(1 / C);
   } else {
-    optimalBeliefs = new Float32Array(nU * C);
-    for (let u = 0; u < nU; u++) for (let c = 0; c < C; c++) optimalBeliefs[u * C + c] = total[u] > 0 ? counts[u * C + c] / total[u] : 1 / C;
+    optimalBeliefs = share.slice();
+    for (let u = 0; u < nU; u++) {
+      let s = 0;
+      for (let c = 0; c < C; c++) s += share[u * C + c];
+      if (s === 0) for (let c = 0; c < C; c++) optimalBeliefs[u * C + c] = 1 / C;
+    }
   }
   return { itemEmbeddings: input.itemEmbeddings, itemCluster: input.itemCluster, itemDistance, userEmbeddings: userEmb, initialBeliefs, optimalBeliefs, dim, numClusters: C, userIds: input.userIds };
+}
+
+export interface BeliefSimFromLogOptions {
+  /** Clusters. Default 5. */
+  k?: number;
+  /** Embedding width. Default 64. */
+  dim?: number;
+  /** Rows to learn from (a training split). Default: all. */
+  rows?: Int32Array;
+  /** Reuse embeddings already learned with @rec/data `learnEmbeddings`. */
+  embeddings?: Embeddings;
+  /** Options for `learnEmbeddings` when it runs here (needs a tfjs backend: the application picks it). */
+  embeddingOptions?: EmbeddingOptions;
+  seed?: number;
+}
+
+/**
+ * Everything from a dense-id log with @rec/data: item2vec embeddings (`learnEmbeddings`), k-means item clusters
+ * (`itemClusters`, with each item's distance to its centre), then `buildBeliefSimData`. Raw user ids come from an
+ * IndexedLog's user map when present.
+ */
+export function beliefSimDataFromLog(log: InteractionLog & Partial<Pick<IndexedLog, 'numUsers' | 'numItems' | 'users'>>, options: BeliefSimFromLogOptions = {}): BeliefSimData {
+  const dim = options.dim ?? 64;
+  const seed = options.seed ?? 0;
+  const emb = options.embeddings ?? learnEmbeddings(log, { dim, seed, rows: options.rows, numItems: log.numItems, numUsers: log.numUsers, ...options.embeddingOptions });
+  const clusters = itemClusters(emb.items, emb.dim, { k: options.k ?? 5, seed });
+  return buildBeliefSimData({
+    itemEmbeddings: emb.items,
+    itemCluster: clusters.assignment,
+    itemDistance: clusters.distance,
+    numClusters: clusters.k,
+    dim: emb.dim,
+    log,
+    rows: options.rows,
+    numUsers: emb.numUsers,
+    userEmbeddings: emb.users,
+    userIds: log.users ? Array.from(log.users.toRaw) : undefined,
+  });
 }
 
 export interface SyntheticBeliefOptions {

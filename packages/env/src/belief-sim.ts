@@ -590,6 +590,8 @@ export interface BeliefEpisodeMetrics {
   /** Mean reward in the last round minus the first. */
   rewardTrend: number;
   totalReward: number;
+  /** Distinct items recommended (both lists) over the episode / catalogue size. */
+  coverage: number;
   /** Mean L1 distance to optimal beliefs at the start and at the end of the episode. */
   startDistance: number;
   finalDistance: number;
@@ -617,6 +619,8 @@ export async function runBeliefEpisode(env: UserBeliefEnv, policy: Policy, optio
   let total = 0;
   let acceptedAll = 0;
   let seconds = 0;
+  const seen = new Uint8Array(sim.numItems);
+  let distinct = 0;
   for (let r = 0; r < R; r++) {
     const t0 = performance.now();
     let acc = 0;
@@ -634,6 +638,13 @@ export async function runBeliefEpisode(env: UserBeliefEnv, policy: Policy, optio
       for (let i = 0; i < n; i++) rsum += result.reward[i];
       const a = result.info.accepted;
       for (let i = 0; i < a.length; i++) acc += a[i];
+      const items = result.info.items;
+      for (let i = 0; i < items.length; i++) {
+        if (!seen[items[i]]) {
+          seen[items[i]] = 1;
+          distinct++;
+        }
+      }
       options.onBatch?.({ round: r, users, obs, actions, result });
     }
     seconds += (performance.now() - t0) / 1000;
@@ -663,6 +674,7 @@ export async function runBeliefEpisode(env: UserBeliefEnv, policy: Policy, optio
     averageReward: total / (N * R),
     rewardTrend: roundReward[R - 1] - roundReward[0],
     totalReward: total,
+    coverage: distinct / sim.numItems,
     startDistance: d0 / N,
     finalDistance: d1 / N,
     secondsPerRound: seconds / R,

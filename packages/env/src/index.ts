@@ -20,8 +20,8 @@ export {
   DEFAULT_BELIEF_SIM_CONFIG,
 } from './belief-sim.js';
 export type { BeliefSimData, BeliefSimConfig, UserBeliefEnvOptions, BeliefEpisodeOptions, BeliefEpisodeMetrics } from './belief-sim.js';
-export { buildBeliefSimData, syntheticBeliefSimData } from './belief-data.js';
-export type { BeliefSimInputs, SyntheticBeliefOptions } from './belief-data.js';
+export { buildBeliefSimData, beliefSimDataFromLog, syntheticBeliefSimData } from './belief-data.js';
+export type { BeliefSimInputs, BeliefSimFromLogOptions, SyntheticBeliefOptions } from './belief-data.js';
 export {
   BehaviorSimEnv,
   behaviorSimDataFromLog,

@@ -73,6 +73,8 @@ export class IvfCosineMatcher implements ItemMatcher {
   readonly listItems: Int32Array;
   private readonly listVectors: Float32Array;
   private readonly exact: CosineMatcher;
+  /** Queries of the last `topK` call that needed the exact fallback (probed lists held fewer than k items). */
+  lastStarved = 0;
 
   constructor(itemEmbeddings: Float32Array, dim = 64, options: IvfCosineMatcherOptions = {}) {
     this.exact = new CosineMatcher(itemEmbeddings, dim); // validates; also the fallback for starved queries
@@ -80,13 +82,11 @@ export class IvfCosineMatcher implements ItemMatcher {
     const X = this.exact.normalised;
     this.numItems = N;
     this.dim = dim;
-    const L = options.lists ?? Math.max(1, Math.round(Math.sqrt(N)));
+    let L = options.lists ?? Math.max(1, Math.round(Math.sqrt(N)));
     check(Number.isInteger(L) && L >= 1 && L <= N, 'IvfCosineMatcher(lists)', `an integer in [1, ${N}]`, L);
     const P = options.probes ?? Math.min(8, L);
     check(Number.isInteger(P) && P >= 1 && P <= L, 'IvfCosineMatcher(probes)', `an integer in [1, lists = ${L}]`, P);
     const iters = options.iterations ?? 10;
-    this.lists = L;
-    this.probes = P;
     const rng = new Rng(options.seed ?? 0);
 
     // Spherical k-means: centroids start at distinct random items; assign by largest dot product; re-normalise.
@@ -121,7 +121,19 @@ export class IvfCosineMatcher implements ItemMatcher {
       }
       C.set(normaliseRows(C, dim));
     }
-    this.centroids = C;
+    // Drop lists that ended empty, so no query wastes a probe on them.
+    const size = new Int32Array(L);
+    for (let i = 0; i < N; i++) size[assign[i]]++;
+    const remap = new Int32Array(L).fill(-1);
+    let kept = 0;
+    for (let l = 0; l < L; l++) if (size[l] > 0) remap[l] = kept++;
+    for (let i = 0; i < N; i++) assign[i] = remap[assign[i]];
+    const Ck = new Float32Array(kept * dim);
+    for (let l = 0; l < L; l++) if (remap[l] >= 0) Ck.set(C.subarray(l * dim, (l + 1) * dim), remap[l] * dim);
+    L = kept;
+    this.lists = L;
+    this.probes = Math.min(P, L);
+    this.centroids = Ck;
     this.listOffsets = new Int32Array(L + 1);
     for (let i = 0; i < N; i++) this.listOffsets[assign[i] + 1]++;
     for (let l = 0; l < L; l++) this.listOffsets[l + 1] += this.listOffsets[l];
@@ -213,18 +225,23 @@ export class IvfCosineMatcher implements ItemMatcher {
         }
       }
     }
-    // Queries whose probed lists held fewer than k items fall back to the exact scan.
-    for (let u = 0; u < n; u++) {
-      if (bi[u * k + k - 1] < 0) {
-        const o = new Int32Array(k);
-        const s = new Float32Array(k);
-        this.exact.topK(queries.subarray(u * D, (u + 1) * D), 1, k, o, s);
+    // Queries whose probed lists held fewer than k items fall back to the exact scan, all in one call.
+    const starved: number[] = [];
+    for (let u = 0; u < n; u++) if (bi[u * k + k - 1] < 0) starved.push(u);
+    if (starved.length > 0) {
+      const qs = new Float32Array(starved.length * D);
+      starved.forEach((u, r) => qs.set(Q.subarray(u * D, (u + 1) * D), r * D));
+      const o = new Int32Array(starved.length * k);
+      const sc = new Float32Array(starved.length * k);
+      this.exact.topK(qs, starved.length, k, o, sc);
+      starved.forEach((u, r) => {
         for (let t = 0; t < k; t++) {
-          bi[u * k + t] = o[t];
-          bs[u * k + t] = s[t];
+          bi[u * k + t] = o[r * k + t];
+          bs[u * k + t] = sc[r * k + t];
         }
-      }
+      });
     }
+    this.lastStarved = starved.length;
     for (let i = 0; i < n * k; i++) {
       out[i] = bi[i];
       if (scores) scores[i] = bs[i];
