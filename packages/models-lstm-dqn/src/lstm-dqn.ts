@@ -26,8 +26,8 @@ import {
   type ReplayState,
   type RngState,
 } from '@rec/core';
-import type { RecEnv } from '@rec/env';
-import { networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
+import type { Policy, RecEnv } from '@rec/env';
+import { actionValues, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
 import { Adam, clipByGlobalNorm, createVariables, disposeVariables, readVariables, syncVariables, writeVariables, type ParamVariables } from './params.js';
 import { StreamingTopK } from './topk.js';
 import { ItemVocab } from './vocab.js';
@@ -85,6 +85,17 @@ export interface LstmDqnConfig {
   coldStartThreshold: number;
   /** Gradient steps run by each `updateFromFeedback` call. */
   feedbackTrainSteps: number;
+  /**
+   * When the environment names the logged next purchase (`info.target`, as @rec/env's replay env does), also store
+   * it as a rewarded one-step transition, whatever the agent recommended: learning from the log's own behaviour.
+   */
+  learnFromLoggedTargets: boolean;
+  /**
+   * Slates: `first` stores one transition per step (the rewarded item when `info.target` names it, else the top
+   * item); `each` also stores every other shown item as a one-step transition (reward 1 only for the purchase),
+   * which pushes down items the greedy policy over-rates. `each` needs `info.target` from the environment.
+   */
+  slateCredit: 'first' | 'each';
 }
 
 export type LstmDqnOptions = Partial<Omit<LstmDqnConfig, 'network'>> & {
@@ -120,6 +131,8 @@ export const DEFAULT_CONFIG: Omit<LstmDqnConfig, 'network'> = {
   epsilonRate: EPSILON_PRESETS.medium,
   coldStartThreshold: 5,
   feedbackTrainSteps: 1,
+  learnFromLoggedTargets: false,
+  slateCredit: 'first',
 };
 
 export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig; vocab: ItemVocab } {
@@ -337,12 +350,11 @@ export class LstmDqn {
     let tdAbs: tf.Tensor | null = null;
     const loss = tf.tidy(() => {
       const obs = tf.tensor3d(batch.obs as Float32Array, shape);
-      const actionMask = tf.oneHot(tf.tensor1d(batch.action as Int32Array, 'int32'), net.numActions, 1, 0, 'float32');
+      const actions = tf.tensor1d(batch.action as Int32Array, 'int32');
       const isWeights = tf.tensor1d(weights);
       const varList = Object.values(this.online);
       const { value, grads } = tf.variableGrads(() => {
-        const q = qValues(this.online, net, obs, { training: true, seed });
-        const qa = tf.sum(tf.mul(q, actionMask), 1); // one-hot pick: no gather gradient
+        const qa = actionValues(this.online, net, obs, actions, { training: true, seed }); // Q(s, a) of the taken actions
         const absd = tf.abs(tf.sub(qa, target));
         if (this.replay.prioritized) tdAbs = tf.keep(absd);
         // Huber(delta = 1): with m = min(|d|, 1), 0.5 m^2 + (|d| - m).
@@ -577,6 +589,17 @@ export class LstmDqn {
     return { avgReward: total / done, buyRate: steps ? hits / steps : 0, episodes: done };
   }
 
+  /** The epsilon-greedy policy (greedy by default) in @rec/env's Policy terms, masking `env.excluded()` items. */
+  policy(epsilon = 0): Policy {
+    return {
+      name: 'lstm-dqn',
+      act: (obs, env) => {
+        const slate = env.action.type === 'discrete' ? env.action.slateSize : 1;
+        return this.toItems(this.act(obs, slate, epsilon, this.excludedFn(env)));
+      },
+    };
+  }
+
   private toItems(actions: Int32Array): Int32Array {
     return this.vocab.identity ? actions : Int32Array.from(actions, (a) => this.vocab.toItem[a]);
   }
@@ -663,12 +686,30 @@ export class LstmDqn {
             throw new EnvContractError('step result has the wrong size', { where: `env ${env.name}.step`, expected: `obs ${B * S}, reward ${B}, done ${B}`, got: `obs ${res.obs.length}, reward ${res.reward.length}, done ${res.done.length}` });
           }
           this.envSteps++;
+          const target = res.info.target instanceof Int32Array && res.info.target.length === B ? res.info.target : null;
           for (let b = 0; b < B; b++) {
             if (!live[b]) continue;
             winEnvSteps++;
             const r = res.reward[b];
-            // The stored action is the slate's first item (the one the Q-value ranks highest).
-            const a = actions[b * slate];
+            const targetIdx = target && target[b] >= 0 ? this.vocab.indexOf(target[b]) : -1;
+            // The stored action is the slate item that earned the reward when the env names it (info.target),
+            // otherwise the slate's first item (the one the Q-value ranks highest).
+            let a = actions[b * slate];
+            if (r > 0 && targetIdx >= 0 && slate > 1) {
+              for (let j = 0; j < slate; j++) if (actions[b * slate + j] === targetIdx) a = targetIdx;
+            }
+            if (c.slateCredit === 'each' && target && slate > 1) {
+              // Every other shown item is a one-step transition of its own: reward 1 only if it was the purchase.
+              for (let j = 0; j < slate; j++) {
+                const item = actions[b * slate + j];
+                if (item === a) continue;
+                this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: item, reward: item === targetIdx && r > 0 ? 1 : 0, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma });
+              }
+            }
+            if (c.learnFromLoggedTargets && targetIdx >= 0 && !(r > 0 && a === targetIdx)) {
+              // The logged next purchase, as a rewarded one-step transition (learning from the log, as in the paper).
+              this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: targetIdx, reward: 1, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma });
+            }
             const l = qLen[b];
             qObs[b].set(obs.subarray(b * S, (b + 1) * S), l * S);
             qAct[b][l] = a;

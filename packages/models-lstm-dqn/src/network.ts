@@ -27,6 +27,8 @@ export interface NetworkConfig {
   bidirectional: boolean;
   /** Dropout between recurrent layers. */
   rnnDropout: number;
+  /** How recurrent inputs are projected (see RecurrentSpec.inputProjection); same numbers, different speed. */
+  inputProjection: 'allSteps' | 'perStep';
   /** Self-attention heads over the recurrent outputs (0 = none: use the last step). */
   attentionHeads: number;
   /** Hidden sizes of the ReLU MLP after the recurrent part. */
@@ -52,6 +54,7 @@ export function paperNetwork(numActions: number, overrides: Partial<NetworkConfi
     layers: 2,
     bidirectional: false,
     rnnDropout: 0.2,
+    inputProjection: 'perStep',
     attentionHeads: 0,
     mlp: [256, 128],
     mlpDropout: 0.2,
@@ -93,7 +96,7 @@ export function validateNetwork(c: NetworkConfig, where = 'NetworkConfig'): void
 }
 
 function recurrentSpec(c: NetworkConfig): RecurrentSpec {
-  return { cell: c.cell, inputSize: c.featureDim, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout };
+  return { cell: c.cell, inputSize: c.featureDim, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout, inputProjection: c.inputProjection };
 }
 
 /** Size of the state representation that feeds the Q-head. */
@@ -162,4 +165,44 @@ export function qValues(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D, 
     q = tf.add(v, tf.sub(q, tf.mean(q, 1, true))) as tf.Tensor2D;
   }
   return q;
+}
+
+/**
+ * Q(s, a) `[B]` for the taken actions `a` only: what the TD loss needs. Same value and gradients as
+ * `sum(qValues(s) * oneHot(a), 1)`, but for a non-dueling head the `[B, N]` product and its two gradient matMuls
+ * (each B x D x N) are replaced by a column gather forward and a scatter-add backward (a custom gradient; tfjs'
+ * own gather gradient needs UnsortedSegmentSum, which wasm lacks). Dueling heads need every A(s, .) for the mean,
+ * so they use the one-hot mask. Call inside tf.tidy.
+ */
+export function actionValues(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D, actions: tf.Tensor1D, opts: ForwardOptions): tf.Tensor1D {
+  if (c.dueling) {
+    const q = qValues(params, c, x, opts);
+    return tf.sum(tf.mul(q, tf.oneHot(actions, c.numActions, 1, 0, 'float32')), 1) as tf.Tensor1D;
+  }
+  const h = stateFeatures(params, c, x, opts);
+  if (c.head === 'dense') return pickColumns(h, params['head.q'] as tf.Tensor2D, params['head.q.bias'] as tf.Tensor1D, actions);
+  return pickColumns(embeddingQuery(params, h), params['items.embT'] as tf.Tensor2D, params['items.bias'] as tf.Tensor1D, actions);
+}
+
+/** value[b] = h[b] . W[:, a[b]] + bias[a[b]], with a scatter-add gradient. */
+function pickColumns(h: tf.Tensor2D, W: tf.Tensor2D, bias: tf.Tensor1D, actions: tf.Tensor1D): tf.Tensor1D {
+  const [D, N] = W.shape;
+  const f = tf.customGrad(((hIn: tf.Tensor, wIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    const wa = tf.transpose(tf.gather(wIn, actions, 1)); // [B, D]
+    const value = tf.add(tf.sum(tf.mul(hIn, wa), 1), tf.gather(bIn, actions));
+    save([hIn, wa]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [hs, was] = saved;
+        const g = tf.reshape(dy as tf.Tensor, [-1, 1]);
+        const idx = tf.reshape(actions, [-1, 1]);
+        // scatterND adds duplicate indices, as the one-hot product would.
+        const dW = tf.transpose(tf.scatterND(idx, tf.mul(g, hs), [N, D]));
+        const db = tf.scatterND(idx, tf.reshape(g, [-1]), [N]);
+        return [tf.mul(g, was), dW, db];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(h, W, bias) as tf.Tensor1D;
 }

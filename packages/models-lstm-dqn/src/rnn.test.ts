@@ -50,8 +50,9 @@ describe('own LSTM against tfjs-layers LSTM', () => {
       params[`rnn.l${l}.fw.lstmBias`] = tf.tensor1d(ours.lstmBias);
     });
     expect(Object.keys(params).sort()).toEqual(Object.keys(recurrentParamShapes(spec)).sort());
+    for (const inputProjection of ['allSteps', 'perStep'] as const) {
     // training: false, so the 0.5 dropout between layers must not apply.
-    const out = runRecurrent(params, spec, x, { training: false });
+    const out = runRecurrent(params, { ...spec, inputProjection }, x, { training: false });
     const steps = out.steps.map((s) => s.arraySync());
     let maxDiff = 0;
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let j = 0; j < H; j++) maxDiff = Math.max(maxDiff, Math.abs(steps[t][b][j] - ref[b][t][j]));
@@ -60,6 +61,7 @@ describe('own LSTM against tfjs-layers LSTM', () => {
     expect(Math.abs(steps[T - 1][0][0])).toBeGreaterThan(1e-4);
     const last = out.last.arraySync();
     for (let b = 0; b < B; b++) for (let j = 0; j < H; j++) expect(last[b][j]).toBeCloseTo(ref[b][T - 1][j], 5);
+    }
   });
 });
 
