@@ -16,6 +16,8 @@ export interface MlpOptions {
   dropout: number;
   /** Batch normalisation after each hidden layer's ReLU (null disables it). */
   batchNorm: BatchNormOptions | null;
+  /** Also batch-normalise the input (state features of very different scales, e.g. beliefs near 0.001). */
+  inputBatchNorm?: boolean;
   /** `tanh` output scaled by `outputScale` (the actor) or a plain linear output (the critics). */
   outputActivation: 'tanh' | 'linear';
   outputScale: number;
@@ -54,12 +56,14 @@ export function dropoutMask(rows: number, cols: number, rate: number, rng: Rng):
 export class Mlp {
   readonly layers: Linear[] = [];
   readonly norms: BatchNorm[] = [];
+  readonly inputNorm: BatchNorm | null = null;
 
   constructor(
     readonly options: MlpOptions,
     rng: Rng,
   ) {
     let fanIn = options.input;
+    if (options.inputBatchNorm) this.inputNorm = new BatchNorm(fanIn, options.batchNorm ?? { momentum: 0.9, epsilon: 1e-5 });
     for (const h of options.hidden) {
       this.layers.push(linear(fanIn, h, rng));
       if (options.batchNorm) this.norms.push(new BatchNorm(h, options.batchNorm));
@@ -75,7 +79,7 @@ export class Mlp {
   apply(x: tf.Tensor2D, training: boolean, rng?: Rng): tf.Tensor2D {
     const { hidden, dropout, outputActivation, outputScale } = this.options;
     const batch = x.shape[0];
-    let h = x;
+    let h = this.inputNorm ? this.inputNorm.apply(x, training) : x;
     for (let i = 0; i < hidden.length; i++) {
       h = tf.relu(tf.add(tf.matMul(h, this.layers[i].w as tf.Tensor2D), this.layers[i].b)) as tf.Tensor2D;
       if (this.norms.length) h = this.norms[i].apply(h, training);
@@ -97,12 +101,13 @@ export class Mlp {
       out.push(l.w, l.b);
       if (this.norms[i]) out.push(...this.norms[i].trainable);
     });
+    if (this.inputNorm) out.push(...this.inputNorm.trainable);
     return out;
   }
 
   /** Batch-norm running statistics (saved, soft-updated into targets, never trained). */
   get statistics(): tf.Variable[] {
-    return this.norms.flatMap((n) => n.statistics);
+    return [...this.norms, ...(this.inputNorm ? [this.inputNorm] : [])].flatMap((n) => n.statistics);
   }
 
   /** Every variable in a fixed order with a stable name, for checkpoints and target copies. */
@@ -113,6 +118,8 @@ export class Mlp {
       const n = this.norms[i];
       if (n) out.push([`bn${i}.gamma`, n.gamma], [`bn${i}.beta`, n.beta], [`bn${i}.mean`, n.runningMean], [`bn${i}.var`, n.runningVar]);
     });
+    const n = this.inputNorm;
+    if (n) out.push(['bnIn.gamma', n.gamma], ['bnIn.beta', n.beta], ['bnIn.mean', n.runningMean], ['bnIn.var', n.runningVar]);
     return out;
   }
 
@@ -135,5 +142,6 @@ export class Mlp {
       l.b.dispose();
     }
     for (const n of this.norms) n.dispose();
+    this.inputNorm?.dispose();
   }
 }

@@ -32,7 +32,7 @@ import { join } from 'node:path';
 import { Adam, clipByGlobalNorm } from './adam.js';
 import { Mlp } from './mlp.js';
 import type { ItemMatcher, MergedLists } from './matching.js';
-import { evaluatePolicy, learnTd3, type EpisodeStats, type LearnOptions } from './train.js';
+import { evaluateAgent, learnTd3, type EpisodeStats, type LearnOptions } from './train.js';
 
 export const TD3_FORMAT_VERSION = 1;
 
@@ -55,6 +55,8 @@ export interface Td3Config {
   dropout: number;
   /** Batch normalisation after each hidden layer. */
   batchNorm: boolean;
+  /** Batch-normalise the networks' inputs too (not in the design; helps when state features differ in scale). */
+  inputBatchNorm: boolean;
   /** Running-statistics momentum: running = m * running + (1 - m) * batch (0.9 = PyTorch's 0.1). */
   batchNormMomentum: number;
   batchNormEpsilon: number;
@@ -79,6 +81,8 @@ export interface Td3Config {
   maxGradNorm: number;
   /** Std of the Gaussian exploration noise added to actions while learning (times maxAction). */
   explorationNoise: number;
+  /** Rewards are multiplied by this when stored for learning (e.g. 0.01 keeps the belief simulator's 0-100 near 1). */
+  rewardScale: number;
   /** Replay capacity in transitions (memory: capacity x (2 stateDim + actionDim + 2) x 4 bytes). */
   replayCapacity: number;
   /** Users per actor forward pass (the design's batches of 4,000). */
@@ -106,6 +110,7 @@ export const TD3_DEFAULTS: Readonly<Td3Config> = Object.freeze({
   criticHidden: [512, 512, 256],
   dropout: 0.1,
   batchNorm: true,
+  inputBatchNorm: false,
   batchNormMomentum: 0.9,
   batchNormEpsilon: 1e-5,
   gamma: 0.95,
@@ -121,6 +126,7 @@ export const TD3_DEFAULTS: Readonly<Td3Config> = Object.freeze({
   adamEpsilon: 1e-8,
   maxGradNorm: 1.0,
   explorationNoise: 0.1,
+  rewardScale: 1,
   replayCapacity: 300_000,
   inferenceBatch: 4_000,
   episodes: 10,
@@ -140,7 +146,7 @@ export function resolveTd3Config(partial: Partial<Td3Config> = {}): Td3Config {
   for (const key of ['warmup', 'updatesPerTrain'] as const) check(Number.isInteger(c[key]) && c[key] >= 0, `Td3Config.${key}`, 'a non-negative integer', c[key]);
   for (const key of ['gamma', 'tau', 'dropout'] as const) check(c[key] >= 0 && c[key] <= 1, `Td3Config.${key}`, 'a number in [0, 1]', c[key]);
   check(c.dropout < 1, 'Td3Config.dropout', 'a rate below 1', c.dropout);
-  for (const key of ['maxAction', 'actorLearningRate', 'criticLearningRate', 'batchNormEpsilon', 'adamEpsilon'] as const) {
+  for (const key of ['maxAction', 'rewardScale', 'actorLearningRate', 'criticLearningRate', 'batchNormEpsilon', 'adamEpsilon'] as const) {
     check(Number.isFinite(c[key]) && c[key] > 0, `Td3Config.${key}`, 'a positive number', c[key]);
   }
   for (const key of ['policyNoise', 'noiseClip', 'explorationNoise', 'maxGradNorm'] as const) check(Number.isFinite(c[key]) && c[key] >= 0, `Td3Config.${key}`, 'a non-negative number', c[key]);
@@ -212,8 +218,8 @@ export class Td3Agent {
     const init = root.split('init');
     this.rng = Object.fromEntries(STREAMS.map((s) => [s, root.split(s)])) as Record<StreamName, Rng>;
     const bn = c.batchNorm ? { momentum: c.batchNormMomentum, epsilon: c.batchNormEpsilon } : null;
-    const actorOpts = { input: c.stateDim, hidden: c.actorHidden, output: c.actionDim, dropout: c.dropout, batchNorm: bn, outputActivation: 'tanh' as const, outputScale: c.maxAction };
-    const criticOpts = { input: c.stateDim + c.actionDim, hidden: c.criticHidden, output: 1, dropout: c.dropout, batchNorm: bn, outputActivation: 'linear' as const, outputScale: 1 };
+    const actorOpts = { input: c.stateDim, hidden: c.actorHidden, output: c.actionDim, dropout: c.dropout, batchNorm: bn, inputBatchNorm: c.inputBatchNorm, outputActivation: 'tanh' as const, outputScale: c.maxAction };
+    const criticOpts = { input: c.stateDim + c.actionDim, hidden: c.criticHidden, output: 1, dropout: c.dropout, batchNorm: bn, inputBatchNorm: c.inputBatchNorm, outputActivation: 'linear' as const, outputScale: 1 };
     this.actor = new Mlp(actorOpts, init);
     this.critic1 = new Mlp(criticOpts, init);
     this.critic2 = new Mlp(criticOpts, init);
@@ -326,10 +332,12 @@ export class Td3Agent {
     return learnTd3(this, env, options);
   }
 
-  /** One episode of the greedy policy (no exploration, no training), optionally with the environment seeded. */
-  evaluate(env: RecEnv, options: { rounds?: number; seed?: number } = {}): EpisodeStats {
-    this.checkEnv(env);
-    return evaluatePolicy(env, (obs) => this.act(obs), options.rounds ?? this.config.rounds, options.seed);
+  /**
+   * One episode of the greedy policy (no exploration, no training), optionally with the environment seeded: the
+   * whole population for the belief simulator, one batch of `rounds` steps for other environments.
+   */
+  evaluate(env: RecEnv, options: { rounds?: number; seed?: number } = {}): Promise<EpisodeStats> {
+    return evaluateAgent(this, env, options);
   }
 
   /**
@@ -387,10 +395,12 @@ export class Td3Agent {
     return matcher.recommend(this.act(obs), users, batch, options.rlCount ?? 10, options.pretrainedCount ?? 10);
   }
 
-  /** Store a batch of transitions in the replay buffer. */
+  /** Store a batch of transitions in the replay buffer (rewards times `rewardScale`). */
   remember(t: TransitionBatch): void {
     const n = t.reward.length;
-    this.replay.addBatch({ obs: t.obs, action: t.action, reward: t.reward, nextObs: t.nextObs, done: t.done }, n);
+    const scale = this.config.rewardScale;
+    const reward = scale === 1 ? t.reward : Float32Array.from(t.reward, (r) => r * scale);
+    this.replay.addBatch({ obs: t.obs, action: t.action, reward, nextObs: t.nextObs, done: t.done }, n);
     this.transitions += n;
   }
 
@@ -472,7 +482,7 @@ export class Td3Agent {
       return files[f];
     };
     const saved = JSON.parse(new TextDecoder().decode(need('config.json'))) as { config: Td3Config };
-    for (const key of ['stateDim', 'actionDim', 'actorHidden', 'criticHidden', 'batchNorm'] as const) {
+    for (const key of ['stateDim', 'actionDim', 'actorHidden', 'criticHidden', 'batchNorm', 'inputBatchNorm'] as const) {
       if (JSON.stringify(saved.config[key]) !== JSON.stringify(this.config[key])) {
         throw new ModelFormatError('checkpoint was written by a differently shaped agent', { where, expected: `${key} = ${JSON.stringify(this.config[key])}`, got: saved.config[key], hint: 'Use loadTd3(dir) to build the agent from the saved config.' });
       }

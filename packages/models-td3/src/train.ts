@@ -5,9 +5,11 @@
  * in chunks of `inferenceBatch`), transitions into the replay buffer, uniform random actions until `warmup`
  * transitions exist, and `updatesPerTrain` TD3 updates after every `trainEvery` rounds once warm. Per-episode
  * statistics are printed and appended as JSON lines; a checkpoint (agent + replay) is written after each episode.
+ * With the belief simulator (`UserBeliefEnv` of @rec/env) an episode covers its whole population, round-major in
+ * batches of 4,000 users (`runBeliefEpisode`), exactly the design's episodes x rounds x users.
  */
 import { hashString, latestCheckpoint, loadCheckpoint, RunLogger, saveCheckpoint } from '@rec/core';
-import type { RecEnv, StepResult } from '@rec/env';
+import { runBeliefEpisode, type RecEnv, type StepResult, type UserBeliefEnv } from '@rec/env';
 import type { Td3Agent, Td3Config } from './td3.js';
 
 export interface LearnOptions {
@@ -29,10 +31,9 @@ export interface LearnOptions {
   keepCheckpoints?: number;
   /** Called after each episode with its statistics. */
   onEpisode?: (stats: EpisodeStats) => void | Promise<void>;
-  /**
-   * Called after each episode so the environment can write its own files (e.g. the belief simulator's
-   * `current_user_beliefs.json`); also used when the environment has a `writeBeliefs(episode)` method.
-   */
+  /** Belief simulator only: folder where it writes `current_user_beliefs.json` after each episode. */
+  beliefsDir?: string;
+  /** Called after each episode (e.g. to let a custom environment write its own files). */
   afterEpisode?: (episode: number, env: RecEnv) => void | Promise<void>;
 }
 
@@ -59,15 +60,12 @@ export interface EpisodeStats {
   transitions: number;
 }
 
-/** Environments may offer this to write their per-episode files (the belief simulator's beliefs snapshot). */
-interface WritesBeliefs {
-  writeBeliefs?(episode: number): void | Promise<void>;
-}
-
 /** Seed for the environment in `episode`: a pure function, so a resumed run sees the same users and noise. */
 export function episodeSeed(seed: number, episode: number): number {
   return hashString(`td3:${seed}:${episode}`);
 }
+
+type BaseStats = Omit<EpisodeStats, 'criticLoss' | 'actorLoss' | 'updates' | 'transitions'>;
 
 /** Accumulates one episode's statistics from step results. */
 class EpisodeMeter {
@@ -76,6 +74,8 @@ class EpisodeMeter {
   accepted = 0;
   acceptedCount = 0;
   improved: Uint8Array | null = null;
+  /** Per-user sum of `info.improvement` (distance to the optimal beliefs removed per round), when reported. */
+  improvementSum: Float64Array | null = null;
   record(res: StepResult): void {
     let s = 0;
     for (let i = 0; i < res.reward.length; i++) s += res.reward[i];
@@ -88,8 +88,14 @@ class EpisodeMeter {
     }
     const imp = res.info.improved;
     if (imp) this.improved = Uint8Array.from(imp as ArrayLike<number>, (x: number) => (x > 0 ? 1 : 0));
+    const gain = res.info.improvement;
+    if (gain && !imp && gain.length === res.reward.length) {
+      if (!this.improvementSum || this.improvementSum.length !== gain.length) this.improvementSum = new Float64Array(gain.length);
+      for (let i = 0; i < gain.length; i++) this.improvementSum[i] += gain[i];
+      this.improved = Uint8Array.from(this.improvementSum, (x) => (x > 1e-9 ? 1 : 0));
+    }
   }
-  stats(episode: number, seconds: number): Omit<EpisodeStats, 'criticLoss' | 'actorLoss' | 'updates' | 'transitions'> {
+  stats(episode: number, seconds: number): BaseStats {
     const r = this.roundRewards;
     const improvedUsers = this.improved ? this.improved.reduce((a, b) => a + b, 0) : null;
     return {
@@ -123,6 +129,113 @@ export function evaluatePolicy(env: RecEnv, policy: (obs: Float32Array) => Float
   return { ...meter.stats(0, (performance.now() - t0) / 1000), criticLoss: null, actorLoss: null, updates: 0, transitions: 0 };
 }
 
+/** The belief simulator's population view (duck-typed, so a second copy of @rec/env still counts). */
+function isPopulationEnv(env: RecEnv): env is UserBeliefEnv {
+  const sim = (env as Partial<UserBeliefEnv>).sim as Partial<UserBeliefEnv['sim']> | undefined;
+  return !!sim && typeof sim.stepUsers === 'function' && typeof sim.observe === 'function' && typeof sim.numUsers === 'number';
+}
+
+interface LossTotals {
+  critic: number;
+  actor: number;
+  actorCount: number;
+}
+
+/** `updatesPerTrain` TD3 updates, adding their losses to `totals`. */
+function trainPhase(agent: Td3Agent, totals: LossTotals): void {
+  for (let u = 0; u < agent.config.updatesPerTrain; u++) {
+    const { criticLoss, actorLoss } = agent.update();
+    totals.critic += criticLoss;
+    if (actorLoss !== null) {
+      totals.actor += actorLoss;
+      totals.actorCount++;
+    }
+  }
+}
+
+/** The behaviour policy while learning: uniform random until `warmup` transitions exist, then actor + noise. */
+function behaviour(agent: Td3Agent, obs: Float32Array): Float32Array {
+  if (agent.transitions < agent.config.warmup) return agent.randomActions(obs.length / agent.config.stateDim);
+  return agent.act(obs, { explore: true });
+}
+
+/** One episode in a plain RecEnv: `rounds` steps of its batch of users. */
+function batchEpisode(agent: Td3Agent, env: RecEnv, episode: number, rounds: number, totals: LossTotals): BaseStats {
+  const c = agent.config;
+  const t0 = performance.now();
+  let obs = env.reset();
+  const meter = new EpisodeMeter();
+  for (let r = 0; r < rounds; r++) {
+    const action = behaviour(agent, obs);
+    const res = env.step(action);
+    meter.record(res);
+    agent.remember({ obs, action, reward: res.reward, nextObs: res.obs, done: res.done });
+    if (agent.transitions >= c.warmup && (r + 1) % c.trainEvery === 0) trainPhase(agent, totals);
+    obs = res.done.some((d: number) => d > 0) && r < rounds - 1 ? env.reset() : res.obs;
+  }
+  return meter.stats(episode, (performance.now() - t0) / 1000);
+}
+
+/**
+ * One episode over the belief simulator's whole population, round-major in batches of its `populationBatch`
+ * (`runBeliefEpisode` of @rec/env); training after the last batch of every `trainEvery`-th round. The simulator's
+ * `roundsPerEpisode` sets the rounds; it writes `current_user_beliefs.json` into `beliefsDir` when given.
+ */
+async function populationEpisode(agent: Td3Agent, env: UserBeliefEnv, episode: number, beliefsDir: string | undefined, totals: LossTotals): Promise<BaseStats> {
+  const c = agent.config;
+  const last = env.sim.numUsers - 1;
+  const m = await runBeliefEpisode(env, { name: 'td3', act: (obs: Float32Array) => behaviour(agent, obs) }, {
+    episode,
+    outDir: beliefsDir,
+    onBatch: ({ round, users, obs, actions, result }) => {
+      agent.remember({ obs, action: actions, reward: result.reward, nextObs: result.obs, done: result.done });
+      if (users[users.length - 1] === last && agent.transitions >= c.warmup && (round + 1) % c.trainEvery === 0) trainPhase(agent, totals);
+    },
+  });
+  return {
+    episode,
+    averageReward: m.averageReward,
+    totalReward: m.totalReward,
+    rewardTrend: m.rewardTrend,
+    roundRewards: Array.from(m.roundReward),
+    acceptanceRate: m.acceptanceRate,
+    improvedUsers: m.usersImproved,
+    improvedShare: m.usersImprovedPct / 100,
+    secondsPerRound: m.secondsPerRound,
+  };
+}
+
+/**
+ * Greedy evaluation (no exploration, no training) over one episode: the whole population for the belief simulator,
+ * else one batch of `rounds` steps. Used by `Td3Agent.evaluate`; baselines go through `evaluatePolicy`.
+ */
+export async function evaluateAgent(agent: Td3Agent, env: RecEnv, options: { rounds?: number; seed?: number } = {}): Promise<EpisodeStats> {
+  agent.checkEnv(env);
+  return evaluateAny(env, (obs) => agent.act(obs), options.rounds ?? agent.config.rounds, options.seed);
+}
+
+/** `evaluatePolicy` for any environment, including the belief simulator's population (async there). */
+export async function evaluateAny(env: RecEnv, policy: (obs: Float32Array) => Float32Array | Int32Array, rounds: number, seed?: number): Promise<EpisodeStats> {
+  if (!isPopulationEnv(env)) return evaluatePolicy(env, policy, rounds, seed);
+  if (seed !== undefined) env.seed(seed);
+  const m = await runBeliefEpisode(env, { name: 'eval', act: (obs: Float32Array) => policy(obs) as Float32Array });
+  return {
+    episode: 0,
+    averageReward: m.averageReward,
+    totalReward: m.totalReward,
+    rewardTrend: m.rewardTrend,
+    roundRewards: Array.from(m.roundReward),
+    acceptanceRate: m.acceptanceRate,
+    improvedUsers: m.usersImproved,
+    improvedShare: m.usersImprovedPct / 100,
+    secondsPerRound: m.secondsPerRound,
+    criticLoss: null,
+    actorLoss: null,
+    updates: 0,
+    transitions: 0,
+  };
+}
+
 /** Train `agent` in `env` on the design's schedule; returns the statistics of the episodes run by this call. */
 export async function learnTd3(agent: Td3Agent, env: RecEnv, options: LearnOptions = {}): Promise<EpisodeStats[]> {
   agent.checkEnv(env);
@@ -143,38 +256,17 @@ export async function learnTd3(agent: Td3Agent, env: RecEnv, options: LearnOptio
   try {
     for (let ep = agent.episodesDone; ep < episodes; ep++) {
       env.seed?.(episodeSeed(c.seed, ep));
-      const t0 = performance.now();
-      let obs = env.reset();
-      const meter = new EpisodeMeter();
       const updatesBefore = agent.updates;
-      let criticSum = 0;
-      let actorSum = 0;
-      let actorCount = 0;
-      for (let r = 0; r < rounds; r++) {
-        const batch = obs.length / c.stateDim;
-        const warm = agent.transitions >= c.warmup;
-        const action = warm ? agent.act(obs, { explore: true }) : agent.randomActions(batch);
-        const res = env.step(action);
-        meter.record(res);
-        agent.remember({ obs, action, reward: res.reward, nextObs: res.obs, done: res.done });
-        if (agent.transitions >= c.warmup && (r + 1) % c.trainEvery === 0) {
-          for (let u = 0; u < c.updatesPerTrain; u++) {
-            const { criticLoss, actorLoss } = agent.update();
-            criticSum += criticLoss;
-            if (actorLoss !== null) {
-              actorSum += actorLoss;
-              actorCount++;
-            }
-          }
-        }
-        obs = res.done.some((d: number) => d > 0) && r < rounds - 1 ? env.reset() : res.obs;
-      }
+      const totals: LossTotals = { critic: 0, actor: 0, actorCount: 0 };
+      const base = isPopulationEnv(env)
+        ? await populationEpisode(agent, env, ep, options.beliefsDir, totals)
+        : batchEpisode(agent, env, ep, rounds, totals);
       agent.episodesDone = ep + 1;
       const updates = agent.updates - updatesBefore;
       const stats: EpisodeStats = {
-        ...meter.stats(ep, (performance.now() - t0) / 1000),
-        criticLoss: updates ? criticSum / updates : null,
-        actorLoss: actorCount ? actorSum / actorCount : null,
+        ...base,
+        criticLoss: updates ? totals.critic / updates : null,
+        actorLoss: totals.actorCount ? totals.actor / totals.actorCount : null,
         updates,
         transitions: agent.transitions,
       };
@@ -187,7 +279,6 @@ export async function learnTd3(agent: Td3Agent, env: RecEnv, options: LearnOptio
       );
       const { roundRewards: _r, ...flat } = stats;
       logger.metrics(agent.updates, { ...flat, 'charts/episodic_return': stats.averageReward, 'losses/qf_loss': stats.criticLoss, 'losses/actor_loss': stats.actorLoss });
-      await (env as RecEnv & WritesBeliefs).writeBeliefs?.(ep);
       await options.afterEpisode?.(ep, env);
       if (options.checkpointDir) {
         await saveCheckpoint(options.checkpointDir, `episode-${String(ep + 1).padStart(4, '0')}`, agent.serialize({ replay: true }), { episode: ep + 1 }, options.keepCheckpoints ?? 2);
