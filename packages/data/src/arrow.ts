@@ -2,9 +2,11 @@
  * Arrow interchange: an InteractionLog as an Apache Arrow table whose columns are the log's typed arrays
  * (zero-copy both ways), and Arrow IPC files read with one readFileSync.
  */
-import { readFileSync } from 'node:fs';
-import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Uint8, makeData, tableFromIPC, tableToIPC, type Data, type DataType } from 'apache-arrow';
-import { DataFormatError, writeFileAtomicSync } from '@rec/core';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join } from 'node:path';
+import { Field, Float64, Int32, RecordBatch, RecordBatchFileWriter, Schema, Struct, Table, Uint8, makeData, tableFromIPC, type Data, type DataType } from 'apache-arrow';
+import { DataFormatError } from '@rec/core';
 import type { InteractionLog } from './types.js';
 
 export const LOG_COLUMNS = ['user', 'item', 'category', 'behavior', 'timestamp'] as const;
@@ -72,11 +74,31 @@ export function tableToLog(table: Table, where = 'tableToLog'): InteractionLog {
   };
 }
 
-/** Writes a table as an Arrow IPC file (atomically: temp file + rename). Returns the bytes written. */
-export function writeArrowFile(path: string, table: Table): number {
-  const bytes = tableToIPC(table, 'file');
-  writeFileAtomicSync(path, bytes);
-  return bytes.byteLength;
+/**
+ * Writes a table as an Arrow IPC file, atomically (temp file, fsync, rename). The writer's chunks go straight to the
+ * file: column bodies are written from the columns' own buffers, so no second copy of the data is built in memory.
+ * Returns the bytes written.
+ */
+export async function writeArrowFile(path: string, table: Table): Promise<number> {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'w');
+  let bytes = 0;
+  try {
+    for await (const chunk of RecordBatchFileWriter.writeAll(table)) {
+      let off = 0;
+      while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+      bytes += chunk.byteLength;
+    }
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  return bytes;
 }
 
 /** Reads an Arrow IPC file with one readFileSync; column values are views into that one buffer. */

@@ -50,14 +50,14 @@ export function cacheLocation(source: string, optionsKey: string, dir?: string):
 }
 
 /** Writes the indexed log and its maps; removes older cache files of the same source and options. Returns bytes written. */
-export function writeCache(loc: CacheLocation, log: IndexedLog, metadata: Record<string, string>): number {
+export async function writeCache(loc: CacheLocation, log: IndexedLog, metadata: Record<string, string>): Promise<number> {
   mkdirSync(loc.dir, { recursive: true });
   for (const f of readdirSync(loc.dir)) {
     if (f.startsWith(loc.prefix) && join(loc.dir, f) !== loc.logPath && join(loc.dir, f) !== loc.idsPath) rmSync(join(loc.dir, f), { force: true });
   }
   // Maps first: the log file appearing last marks a complete cache.
-  let bytes = writeArrowFile(loc.idsPath, idMapsToTable([log.users.toRaw, log.items.toRaw, log.categories.toRaw], ['users', 'items', 'categories']));
-  bytes += writeArrowFile(loc.logPath, logToTable(log, metadata));
+  let bytes = await writeArrowFile(loc.idsPath, idMapsToTable([log.users.toRaw, log.items.toRaw, log.categories.toRaw], ['users', 'items', 'categories']));
+  bytes += await writeArrowFile(loc.logPath, logToTable(log, metadata));
   return bytes;
 }
 

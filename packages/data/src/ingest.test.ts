@@ -218,6 +218,20 @@ describe('Arrow table and cache', () => {
     expect(tableToLog(t).numRows).toBe(4);
   });
 
+  it('an empty file and a header-only file ingest to 0 rows, also through the cache', async () => {
+    const dir = join(tmp, 'cache-empty');
+    for (const [name, content] of [['empty.csv', ''], ['header-only.csv', 'user_id,item_id,category_id,behavior_type,timestamp\n']]) {
+      const p = write(name, content);
+      const a = await ingest(p, { cache: { dir } });
+      expect(a.report).toMatchObject({ rowsRead: 0, rowsKept: 0, numUsers: 0, numItems: 0 });
+      const b = await ingest(p, { cache: { dir } });
+      expect(b.report.cache.hit).toBe(true);
+      expect(b.log.numRows).toBe(0);
+      expect(b.log.items.size).toBe(0);
+      expect(describeDataset(b.log, b.report)).toMatch(/rows\s+0/);
+    }
+  });
+
   it('strict mode does not trust a cache of a source with bad rows: it re-parses and throws', async () => {
     const dir = join(tmp, 'cache-strict');
     const p = write('strictcache.csv', `${text}oops\n`);

@@ -369,7 +369,7 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
   if (loc) {
     const tw = performance.now();
     try {
-      report.cache.bytesWritten = writeCache(loc, indexed, { 'rec.report': JSON.stringify(report), 'rec.source': path });
+      report.cache.bytesWritten = await writeCache(loc, indexed, { 'rec.report': JSON.stringify(report), 'rec.source': path });
     } catch (e) {
       report.cache.note = `cache not written: ${(e as Error).message}`;
       report.cache.path = null;
