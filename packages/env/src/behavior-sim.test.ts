@@ -68,6 +68,9 @@ describe('BehaviorSimEnv', () => {
     expect(r3.info.active[0]).toBe(0);
     expect(r3.reward[0]).toBe(0);
     const m = env.episodeMetrics();
+    // reset restores the logged history (not the simulated one) and clears the episode counters
+    expect(env.reset(new Int32Array([0]))).toEqual(obs);
+    expect(env.episodeMetrics().episodeLength).toBe(0);
     expect(m.episodeLength).toBe(2);
     expect(m.ctr).toBe(1);
     expect(m.conversionRate).toBe(1);

@@ -53,6 +53,9 @@ describe('LoggedReplayEnv', () => {
     expect([r.reward[0], r.done[0]]).toEqual([1, 1]);
     r = env.step(new Int32Array([9])); // frozen after done
     expect([r.reward[0], r.info.active[0]]).toEqual([0, 0]);
+    env.reset(new Int32Array([1])); // back to the session's first event
+    expect(Array.from(env.targets().items)).toEqual([3]);
+    expect(env.step(new Int32Array([3])).reward[0]).toBe(1);
 
     const any = handEnv({ targetBehavior: 'any' }).env;
     any.reset(new Int32Array([1]));
