@@ -15,10 +15,10 @@
  * Needs `wrk` and `redis-server` (Debian packages); a missing one skips its runs with a message.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect, createServer as createNetServer } from 'node:net';
-import { tmpdir, cpus } from 'node:os';
+import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RecService } from '@rec/serve';
@@ -154,11 +154,12 @@ request = function()
   return wrk.format("GET", "/recommendations/c" .. math.random(0, ${CACHED_USERS - 1}) .. "?k=10")
 end`;
 
-async function makeService(redisUrl?: string): Promise<{ svc: RecService; base: string }> {
+async function makeService(redisUrl?: string, model: 'lstm-dqn' | 'popularity' = 'lstm-dqn'): Promise<{ svc: RecService; base: string }> {
   const svc = await createServer({
     port: 0,
-    logPath: join(tmp, `events-${redisUrl ? 'redis' : 'mem'}.jsonl`),
-    models: { default: join(tmp, 'lstm-dqn') },
+    logPath: join(tmp, `events-${redisUrl ? 'redis' : 'mem'}-${model}.jsonl`),
+    models: { default: join(tmp, model) },
+    popularityDir: join(tmp, 'popularity'),
     redisUrl,
     timeoutMs: 50,
     maxBatch: 64,
@@ -175,18 +176,31 @@ async function makeService(redisUrl?: string): Promise<{ svc: RecService; base: 
 }
 
 async function main(): Promise<void> {
-  console.log(`# @rec/serve bench (${quick ? 'quick' : 'full'}): ${cpus().length} cores, Node ${process.versions.node}, loopback only`);
+  console.log(`# @rec/serve bench (${quick ? 'quick' : 'full'}): ${cpus().length} cores, Node ${process.versions.node}, loopback only, load average at start ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const backend = (await ensureServeBackend(['wasm', 'cpu'])) as { name?: string };
   console.log(`tfjs backend: ${backend.name ?? JSON.stringify(backend)}`);
   const agent = new LstmDqn({ numActions: NUM_ITEMS, seed: 7, coldStartThreshold: 1 });
   await saveModel(agent, join(tmp, 'lstm-dqn'));
   const net = agent.config.network;
   agent.dispose();
+  // the fallback's table (and the popularity-only peer run): item i weighted by a Zipf-like 1 / (1 + i)
+  mkdirSync(join(tmp, 'popularity'));
+  writeFileSync(join(tmp, 'popularity', 'config.json'), JSON.stringify({ modelType: 'popularity', version: 'bench' }));
+  writeFileSync(join(tmp, 'popularity', 'popularity.json'), JSON.stringify({ items: Array.from({ length: NUM_ITEMS }, (_, i) => i), counts: Array.from({ length: NUM_ITEMS }, (_, i) => 1e6 / (1 + i)) }));
   console.log(`model: LSTM-DQN paper network (${net.cell} ${net.layers}x${net.hidden}, mlp ${net.mlp.join('-')}, seq ${net.seqLen}x${net.featureDim}), ${NUM_ITEMS} items, untrained weights, loaded from its saved directory`);
   if (!HAVE_WRK) console.log('wrk not found (apt-get install wrk): closed-loop throughput runs skipped');
   if (!HAVE_REDIS) console.log('redis-server not found (apt-get install redis-server): Redis and fault runs skipped');
 
   const rows: string[] = [];
+
+  // 0) the service path with a model that costs nothing (popularity), to separate service overhead from the model
+  {
+    const { svc: ps, base: pbase } = await makeService(undefined, 'popularity');
+    const r = await openLoop(pbase, 'uncached', 1000, SECONDS, WARM_USERS);
+    rows.push(`| uncached open-loop 1000/s, popularity model (service overhead) | ${f1(r.achievedRate)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | errors ${r.errors + r.unanswered}, fallbacks ${r.fallbacks} |`);
+    await ps.close();
+  }
+
   const { svc, base } = await makeService();
 
   // 1) open-loop uncached at 1,000 req/s (and 500 for the shape)
@@ -194,8 +208,8 @@ async function main(): Promise<void> {
     const m0 = svc.metrics.toJSON().recommendations;
     const r = await openLoop(base, 'uncached', rate, SECONDS, WARM_USERS);
     const m1 = svc.metrics.toJSON().recommendations;
-    const batches = m1.inference.count - m0.inference.count;
-    rows.push(`| uncached open-loop ${rate}/s (memory cache) | ${f1(r.achievedRate)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | errors ${r.errors + r.unanswered}, fallbacks ${r.fallbacks}, cache hits ${r.cachedResponses}, model p95 ${f2(m1.inference.p95Ms ?? NaN)} ms over ${batches} requests |`);
+    const n = m1.inference.count - m0.inference.count;
+    rows.push(`| uncached open-loop ${rate}/s, LSTM-DQN (memory cache) | ${f1(r.achievedRate)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | errors ${r.errors + r.unanswered}, fallbacks (deadline 50 ms) ${r.fallbacks} of ${n}, cache hits ${r.cachedResponses}, model-call p50 ${f2(m1.inference.p50Ms ?? NaN)} ms |`);
     if (rate === 1000) console.log(`target p95 < 10 ms at 1,000 req/s uncached: ${r.p95 < 10 ? 'MET' : 'NOT MET'} (p95 ${f2(r.p95)} ms)`);
   }
 
@@ -255,6 +269,7 @@ async function main(): Promise<void> {
     await redis.kill();
   }
 
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on this shared machine inflates every figure)`);
   console.log('\n| run | req/s | p50 ms | p95 ms | p99 ms | notes |\n|---|---|---|---|---|---|');
   for (const row of rows) console.log(row);
   console.log('\nLatencies: open-loop runs measure from the scheduled send time (bench/serve-load.ts, its own process); wrk runs are closed-loop (1 thread). Server, wrk and load generator share this machine.');

@@ -28,3 +28,5 @@ export { bucketOf, assignVariant, checkExperimentConfig, Experiment, NUM_BUCKETS
 export type { ExperimentConfig, Variant, AbStats, Proportion, ArmCounts, Interval } from './ab.js';
 export { evalAbStats } from './eval-adapter.js';
 export { UserStateStore } from './user-state.js';
+export { WorkerRecommender } from './worker-recommender.js';
+export type { WorkerData } from './worker-recommender.js';

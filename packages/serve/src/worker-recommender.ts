@@ -83,6 +83,10 @@ export class WorkerRecommender implements Recommender {
     const w = new Worker(workerScript(), { workerData: data });
     const r = new WorkerRecommender(w);
     await new Promise<void>((resolve, reject) => {
+      w.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new ModelFormatError('model worker exited while loading', { where: data.dir, expected: 'a ready message', got: `exit code ${code}` }));
+      });
       const timer = setTimeout(() => reject(new NotAvailableError('model worker did not start', { where: `WorkerRecommender(${data.dir})`, expected: `ready within ${startTimeoutMs} ms`, got: 'no answer' })), startTimeoutMs);
       w.once('error', (e) => {
         clearTimeout(timer);
@@ -100,13 +104,15 @@ export class WorkerRecommender implements Recommender {
           reject(new ModelFormatError('model failed to load in the worker', { where: data.dir, expected: 'a loadable model directory', got: m.message }));
         } else reject(new Error(`unexpected first message ${m.type}`));
       });
-    }).catch(async (e) => {
-      await w.terminate();
-      throw e;
-    });
+    })
+      .catch(async (e) => {
+        await w.terminate();
+        throw e;
+      });
     w.on('message', (m: WorkerReply) => r.onMessage(m));
     w.on('error', (e) => r.fail(e));
     w.on('exit', (code) => r.fail(new Error(`model worker exited with code ${code}`)));
+    // an idle worker does not keep the process alive; one with a batch in flight does (see pump/onMessage)
     w.unref();
     return r;
   }
@@ -123,6 +129,7 @@ export class WorkerRecommender implements Recommender {
     if ((m.type !== 'result' && m.type !== 'error') || !this.inFlight || m.id !== this.inFlight.id) return;
     const parts = this.inFlight.parts;
     this.inFlight = null;
+    this.worker.unref();
     if (m.type === 'error') {
       for (const p of parts) p.w.reject(new Error(`model worker: ${m.message}`));
     } else {
@@ -186,6 +193,7 @@ export class WorkerRecommender implements Recommender {
       msg.exItems.set(reqs[i].exclude, exOffsets[i]);
     }
     this.inFlight = { id: msg.id, parts };
+    this.worker.ref();
     const transfer = [msg.k, histOffsets, msg.histItems, msg.histTypes, msg.histTimes, exOffsets, msg.exItems].map((a) => a.buffer as ArrayBuffer);
     this.worker.postMessage(msg, transfer);
   }
