@@ -191,8 +191,8 @@ export interface BootstrapOptions {
 
 /**
  * Means of several per-unit series (NaN entries skipped, the same units in every series) with percentile bootstrap
- * intervals. Units are resampled with replacement jointly across series, so the intervals of related metrics come
- * from the same resamples. Seeded: the same seed gives the same intervals.
+ * intervals (Poisson bootstrap: unit weights ~ Poisson(1) per resample). Units are resampled jointly across series,
+ * so the intervals of related metrics come from the same resamples. Seeded: the same seed gives the same intervals.
  */
 export function bootstrapMeans(series: Record<string, Float64Array>, options: BootstrapOptions = {}): Record<string, Estimate> {
   const names = Object.keys(series);
@@ -250,24 +250,49 @@ export function bootstrapMeans(series: Record<string, Float64Array>, options: Bo
     names.forEach((s, j) => (out[s] = { value: means[j], lo: means[j], hi: means[j] }));
     return out;
   }
+  // Poisson bootstrap (Hanley & MacGibbon 2006; Chamandy et al. 2012): each resample gives unit i a weight
+  // w ~ Poisson(1) instead of drawing n indices; the resample mean is sum w x / sum w. Same large-n behaviour as the
+  // multinomial bootstrap, but one sequential pass over the units for all resamples (no random memory access).
   const rng = new Rng(options.seed ?? 0);
-  const boot = names.map(() => new Float64Array(B));
-  const sums = new Float64Array(m);
-  for (let b = 0; b < B; b++) {
-    sums.fill(0);
-    for (let i = 0; i < n; i++) {
-      // floor(u32 * n / 2^32): bias at most n / 2^32 per index (2e-4 relative at 1M units), no rejection loop
-      const base = Math.floor((rng.nextUint32() * n) / 4294967296) * m;
-      for (let j = 0; j < m; j++) sums[j] += packed[base + j];
+  const sums = new Float64Array(B * m);
+  const sumW = new Float64Array(B);
+  for (let i = 0; i < n; i++) {
+    const base = i * m;
+    for (let b = 0; b < B; b++) {
+      const w = poisson1(rng.nextUint32() / 4294967296);
+      if (w === 0) continue;
+      sumW[b] += w;
+      const o = b * m;
+      for (let j = 0; j < m; j++) sums[o + j] += w * packed[base + j];
     }
-    for (let j = 0; j < m; j++) boot[j][b] = sums[j] / n;
   }
+  const boot = names.map((_, j) => Float64Array.from({ length: B }, (_, b) => (sumW[b] > 0 ? sums[b * m + j] / sumW[b] : means[j])));
   const a = (1 - level) / 2;
   names.forEach((s, j) => {
     const sorted = boot[j].sort();
     out[s] = { value: means[j], lo: quantileSorted(sorted, a), hi: quantileSorted(sorted, 1 - a) };
   });
   return out;
+}
+
+// Cumulative Poisson(1) probabilities P(X <= k), k = 0..9 (e^-1 sum_{i<=k} 1/i!); beyond 9 has mass < 1.1e-7.
+const POISSON1_CDF = (() => {
+  const c = new Float64Array(10);
+  let p = Math.exp(-1);
+  let acc = 0;
+  for (let k = 0; k < 10; k++) {
+    acc += p;
+    c[k] = acc;
+    p /= k + 1;
+  }
+  return c;
+})();
+
+/** Inverse-CDF draw of Poisson(1) from a uniform u in [0, 1). */
+function poisson1(u: number): number {
+  let k = 0;
+  while (k < 9 && u >= POISSON1_CDF[k]) k++;
+  return k;
 }
 
 /** Linear-interpolated quantile (type 7, the R/numpy default) of a sorted array. */
