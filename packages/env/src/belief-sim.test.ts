@@ -7,7 +7,7 @@ import { initBackend, ShapeError } from '@rec/core';
 import { UserBeliefEnv, UserBeliefSim, acceptanceProbability, runBeliefEpisode, type BeliefSimConfig, type BeliefSimData } from './belief-sim.js';
 import { beliefSimDataFromLog, buildBeliefSimData, syntheticBeliefSimData } from './belief-data.js';
 import { hasHead, loadHead, syntheticLog } from './testdata.testutil.js';
-import { CosineMatcher, TfjsCosineMatcher } from './match.js';
+import { CosineMatcher, TfjsCosineMatcher, createCosineMatcher } from './match.js';
 import { IvfCosineMatcher } from './ivf.js';
 import { checkEnv } from './check-env.js';
 import { popularityPolicy, randomPolicy } from './policies.js';
@@ -310,6 +310,12 @@ describe('matchers', () => {
     t.dispose();
     expect(Array.from(out2)).toEqual(Array.from(out));
     expect(tf.memory().numTensors).toBe(before);
+    // On the cpu backend the factory picks the typed-array matcher (no tensors), on wasm the tfjs one.
+    expect(createCosineMatcher(data.itemEmbeddings, 16)).toBeInstanceOf(CosineMatcher);
+    await initBackend('wasm');
+    const auto = createCosineMatcher(data.itemEmbeddings, 16);
+    expect(auto).toBeInstanceOf(TfjsCosineMatcher);
+    auto.dispose?.();
   });
 
   it('IvfCosineMatcher is exact when it probes every list, and keeps high recall with a few probes', () => {

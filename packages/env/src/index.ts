@@ -8,7 +8,7 @@ export type { RolloutOptions, RolloutResult, RolloutStep } from './rollout.js';
 export { randomPolicy, popularityPolicy } from './policies.js';
 export type { PopularityPolicyOptions } from './policies.js';
 export { obsSize, actionSize } from './util.js';
-export { CosineMatcher, TfjsCosineMatcher, normaliseRows } from './match.js';
+export { CosineMatcher, TfjsCosineMatcher, createCosineMatcher, normaliseRows } from './match.js';
 export type { ItemMatcher, TfjsCosineMatcherOptions } from './match.js';
 export {
   UserBeliefSim,

@@ -202,3 +202,18 @@ export class TfjsCosineMatcher implements ItemMatcher {
     this.itemsT = null;
   }
 }
+
+/**
+ * The exact matcher that suits the running tfjs backend: `TfjsCosineMatcher` when the application picked a fast
+ * backend (wasm, webgpu, tensorflow), else the typed-array `CosineMatcher` (tfjs' cpu backend is slower than plain
+ * loops). Chooses nothing itself: it only reads `tf.getBackend()`.
+ */
+export function createCosineMatcher(itemEmbeddings: Float32Array, dim = 64, options: TfjsCosineMatcherOptions = {}): ItemMatcher & { dispose?(): void } {
+  let backend = '';
+  try {
+    backend = tf.getBackend() ?? '';
+  } catch {
+    backend = '';
+  }
+  return backend && backend !== 'cpu' ? new TfjsCosineMatcher(itemEmbeddings, dim, options) : new CosineMatcher(itemEmbeddings, dim);
+}
