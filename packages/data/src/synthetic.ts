@@ -159,19 +159,18 @@ function affineScramble(n: number, rng: Rng): (i: number) => number {
 }
 
 /**
- * Continuous approximation of a Zipf draw on ranks 0..n-1 with exponent s: inverse CDF of density x^-s on [1, n+1).
+ * Continuous approximation of a Zipf draw on ranks 0..n-1 with exponent s: inverse CDF of density x^-s on [1, n+1),
+ * x = (1 + u ((n+1)^(1-s) - 1))^(1/(1-s)), or (n+1)^u when s = 1. `k` is the per-(n, s) constant from `zipfConst`,
+ * so a draw costs one pow.
  */
-function zipfRank(u: number, n: number, s: number): number {
-  let x: number;
-  if (Math.abs(s - 1) < 1e-9) x = Math.pow(n + 1, u);
-  else {
-    const e = 1 - s;
-    x = Math.pow(1 + u * (Math.pow(n + 1, e) - 1), 1 / e);
-  }
+function zipfConst(n: number, s: number): number {
+  return Math.abs(s - 1) < 1e-9 ? Math.log(n + 1) : Math.pow(n + 1, 1 - s) - 1;
+}
+function zipfDraw(u: number, n: number, s: number, k: number): number {
+  const x = Math.abs(s - 1) < 1e-9 ? Math.exp(u * k) : Math.pow(1 + u * k, 1 / (1 - s));
   const r = Math.floor(x) - 1;
   return r < 0 ? 0 : r >= n ? n - 1 : r;
 }
-
 /** Hourly weights of session starts by Beijing hour 0..23 (smoothed from the real sample: night lull, evening peak). */
 const HOUR_WEIGHTS = [6, 3, 1.5, 1, 1, 1, 2, 4, 6, 7, 8, 8, 8, 8, 8, 9, 9, 8, 8, 9, 10, 11, 12, 10];
 
@@ -190,6 +189,9 @@ class Model {
   readonly rng: Rng;
   readonly catStart: Int32Array;
   readonly catSize: Int32Array;
+  /** zipfConst of each category's item block, and of the category ranks. */
+  readonly catItemK: Float64Array;
+  readonly catK: number;
   readonly itemRaw: (i: number) => number;
   readonly catRaw: (c: number) => number;
   readonly hourCdf: Float64Array;
@@ -215,6 +217,9 @@ class Model {
     for (let c = 0; assigned < o.items; c = (c + 1) % C, assigned++) this.catSize[c]++;
     this.catStart = new Int32Array(C);
     for (let c = 1; c < C; c++) this.catStart[c] = this.catStart[c - 1] + this.catSize[c - 1];
+    this.catItemK = new Float64Array(C);
+    for (let c = 0; c < C; c++) this.catItemK[c] = zipfConst(this.catSize[c], o.itemZipf);
+    this.catK = zipfConst(C, o.categoryZipf);
     const si = affineScramble(o.items, idRng);
     const sc = affineScramble(C, idRng);
     this.itemRaw = (i) => si(i) + 1;
@@ -236,7 +241,11 @@ class Model {
   }
 
   itemIn(c: number): number {
-    return this.catStart[c] + zipfRank(this.rng.next(), this.catSize[c], this.o.itemZipf);
+    return this.catStart[c] + zipfDraw(this.rng.next(), this.catSize[c], this.o.itemZipf, this.catItemK[c]);
+  }
+
+  category(): number {
+    return zipfDraw(this.rng.next(), this.o.categories, this.o.categoryZipf, this.catK);
   }
 }
 
@@ -289,7 +298,7 @@ export function* syntheticUsers(options: SyntheticOptions = {}): Generator<Synth
     prefCdf.length = 0;
     let tw = 0;
     for (let j = 0; j < k; j++) {
-      prefCats.push(zipfRank(r.next(), o.categories, o.categoryZipf));
+      prefCats.push(m.category());
       tw += r.gamma(1);
       prefCdf.push(tw);
     }
@@ -344,7 +353,7 @@ export function* syntheticUsers(options: SyntheticOptions = {}): Generator<Synth
         let c: number;
         if (di < 0) {
           if (r.next() < o.categorySwitchRate) {
-            sessCat = r.next() < o.exploreRate ? zipfRank(r.next(), o.categories, o.categoryZipf) : prefCat();
+            sessCat = r.next() < o.exploreRate ? m.category() : prefCat();
           }
           c = sessCat;
           di = m.itemIn(c);
