@@ -263,7 +263,7 @@ function sameDefaultNames(names: Readonly<Record<string, BehaviorName>>): boolea
 
 const CODE: Record<BehaviorName, BehaviorCode> = { pv: 0, cart: 1, fav: 2, buy: 3 };
 
-/** Growable columns for parsed rows. Capacity grows by 1.5x; `reserve` is called once per block, not per row. */
+/** Growable columns for parsed rows. Capacity grows by 1.25x; `reserve` is called once per block, not per row. */
 export class ColumnBuilder {
   user: Int32Array;
   item: Int32Array;
@@ -288,7 +288,7 @@ export class ColumnBuilder {
   reserve(extra: number): void {
     const need = this.length + extra;
     if (need <= this.user.length) return;
-    const cap = Math.max(need, Math.ceil(this.user.length * 1.5));
+    const cap = Math.max(need, Math.ceil(this.user.length * 1.25));
     const grow = <T extends Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
       b.set(a.subarray(0, this.length));
@@ -301,10 +301,13 @@ export class ColumnBuilder {
     this.timestamp = grow(this.timestamp, (n) => new Int32Array(n));
   }
 
-  /** Final columns: views when the spare capacity is small (<= 12.5%), tight copies otherwise. */
+  /**
+   * Final columns: views when the spare capacity is at most 25% (no copy: a copy would hold both sizes at once, which
+   * matters at 100M rows), tight copies otherwise.
+   */
   finish(): { user: Int32Array; item: Int32Array; category: Int32Array; behavior: Uint8Array; timestamp: Int32Array } {
     const n = this.length;
-    const tight = this.user.length - n > n / 8;
+    const tight = this.user.length - n > n / 4;
     const cut = <T extends Int32Array | Uint8Array>(a: T): T => (tight ? (a.slice(0, n) as T) : (a.subarray(0, n) as T));
     return { user: cut(this.user), item: cut(this.item), category: cut(this.category), behavior: cut(this.behavior), timestamp: cut(this.timestamp) };
   }
@@ -440,6 +443,8 @@ export class RowParser {
   private readonly constantBehavior: BehaviorCode;
   private readonly dateOffset: number;
   private readonly tracker: IngestTracker | null;
+  /** Fewest bytes of a row that can be kept: delimiters, one byte per mapped column, the newline. */
+  private readonly minRowBytes: number;
   private detail = '';
   // Scratch outputs of parseGeneric.
   private oUser = 0;
@@ -456,6 +461,11 @@ export class RowParser {
   ) {
     validateLayout(layout);
     this.tracker = opts.tracker ?? null;
+    const mapped = new Set<number>([layout.user, layout.item, layout.timestamp.column]);
+    if (typeof layout.category === 'number') mapped.add(layout.category);
+    if (layout.behavior.kind !== 'constant') mapped.add(layout.behavior.column);
+    if (layout.timestamp.addColumn !== undefined) mapped.add(layout.timestamp.addColumn);
+    this.minRowBytes = layout.fields - 1 + mapped.size + 1;
     this.fast = !opts.forceGeneric && isUserBehaviorLayout(layout);
     this.headerPending = layout.header !== false;
     this.delim = layout.delimiter.charCodeAt(0);
@@ -479,8 +489,8 @@ export class RowParser {
     let p = start;
     if (this.headerPending && p < end) p = this.takeHeader(buf, p, end);
     if (p >= end) return;
-    // At least 2 bytes per line ("x\n"), so this bounds the rows in the block; no capacity check per row.
-    this.out.reserve(((end - p) >> 1) + 1);
+    // A kept row has at least minRowBytes bytes, so this bounds the rows of the block; no capacity check per row.
+    this.out.reserve(Math.ceil((end - p) / this.minRowBytes) + 1);
     if (this.fast) {
       if (this.tracker) this.parseFastTracked(buf, p, end);
       else this.parseFast(buf, p, end);
@@ -533,6 +543,7 @@ export class RowParser {
 
   private emitScratch(): void {
     const o = this.out;
+    if (o.length >= o.capacity) o.reserve(1); // the generic path does not rely on the per-block bound
     const n = o.length;
     const tr = this.tracker;
     if (tr === null) {
@@ -600,11 +611,11 @@ export class RowParser {
    */
   private parseFast(buf: Uint8Array, start: number, end: number): void {
     const o = this.out;
-    const U = o.user;
-    const I = o.item;
-    const C = o.category;
-    const B = o.behavior;
-    const T = o.timestamp;
+    let U = o.user;
+    let I = o.item;
+    let C = o.category;
+    let B = o.behavior;
+    let T = o.timestamp;
     let n = o.length;
     let p = start;
     let lines = 0;
@@ -689,6 +700,12 @@ export class RowParser {
       lines = 0;
       p = this.slowLine(buf, rowStart, end);
       n = o.length;
+      // The slow path may have grown the columns.
+      U = o.user;
+      I = o.item;
+      C = o.category;
+      B = o.behavior;
+      T = o.timestamp;
     }
     o.length = n;
     this.line += lines;
@@ -701,11 +718,11 @@ export class RowParser {
    */
   private parseFastTracked(buf: Uint8Array, start: number, end: number): void {
     const o = this.out;
-    const U = o.user;
-    const I = o.item;
-    const C = o.category;
-    const B = o.behavior;
-    const T = o.timestamp;
+    let U = o.user;
+    let I = o.item;
+    let C = o.category;
+    let B = o.behavior;
+    let T = o.timestamp;
     let n = o.length;
     let p = start;
     let lines = 0;
@@ -855,6 +872,12 @@ export class RowParser {
       }
       p = this.slowLine(buf, rowStart, end);
       n = o.length;
+      // The slow path may have grown the columns.
+      U = o.user;
+      I = o.item;
+      C = o.category;
+      B = o.behavior;
+      T = o.timestamp;
       {
         pU = tr.pU;
         pDu = tr.pDu;

@@ -135,6 +135,18 @@ describe('formats: gzip, CRLF, header, chunk boundaries', () => {
     for (let cs = 1; cs <= 40; cs++) expectSameLog((await readInteractions(p, { chunkSize: cs })).log, base.log);
   });
 
+  it('the shortest possible rows never overflow the per-block capacity bound (typed arrays drop writes past the end)', async () => {
+    // "1,1,1,pv,1" is 11 bytes with its newline; the initial capacity estimate assumes ~30 bytes a row.
+    const n = 50_000;
+    const fast = await readInteractions(write('short.csv', '1,1,1,pv,1\n'.repeat(n)));
+    expect(fast.log.numRows).toBe(n);
+    expect(fast.log.timestamp[n - 1]).toBe(1);
+    // DIGINETICA layout with an empty (unmapped) user_id: 15 bytes a row.
+    const dg = await readInteractions(write('short-dg.csv', '1;;2;3;2016-01-01\n'.repeat(n)), { preset: 'diginetica' });
+    expect(dg.log.numRows).toBe(n);
+    expect(dg.log.item[n - 1]).toBe(2);
+  });
+
   it('header: true skips the first line even when it looks like data; false keeps it', async () => {
     const p = write('h.csv', lf);
     const layoutH: CsvLayout = { ...presets.userBehavior.layout, header: true };
