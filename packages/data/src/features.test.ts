@@ -181,4 +181,18 @@ describe('event state encoding', () => {
     const u0more = eventStateSteps(more, userSequences(more), 0, { items, categories });
     expect(Array.from(u0more.subarray(0, 100))).toEqual(Array.from(u0));
   });
+
+  it('rejects statistics that do not cover the ids, and bad users, with where/expected/got', () => {
+    const log = logOf(base);
+    const seqs = userSequences(log);
+    // A split's stats are sized by the whole log's max id + 1 by default, so test-only items still index...
+    const small = itemStats(log, { rows: Int32Array.of(0, 1) });
+    expect(small.size).toBe(4);
+    // ...but an explicit size of 2 leaves item 2 (row 4) outside, which must be reported, not read out of bounds.
+    const tooSmall = itemStats(log, { rows: Int32Array.of(0, 1), size: 2 });
+    const categories = categoryStats(log);
+    expect(() => eventStateFeatures(log, seqs, { items: tooSmall, categories })).toThrow(/id outside the statistics.*expected item in \[0, 2\)/);
+    expect(() => userProfileSteps(log, seqs, 7)).toThrow(/userProfileSteps: user.*expected a dense user id in \[0, 2\).*got 7/);
+    expect(() => userProfileAt(log, seqs, 0, Number.NaN)).toThrow(/userProfileAt: t/);
+  });
 });
