@@ -239,8 +239,8 @@ export class BehaviorSimEnv implements RecEnv {
   private users: Int32Array | null = null;
   private readonly t: Int32Array;
   private readonly done: Uint8Array;
-  private readonly histItem: Int32Array;
-  private readonly histResp: Uint8Array;
+  /** Observation rows of the batch `[batch * historyLength * 10]`, shifted by one row per step. */
+  private readonly obsBuf: Float32Array;
   // Episode counters since the last reset.
   private recCategories: Int32Array;
   private readonly returns: Float64Array;
@@ -270,8 +270,7 @@ export class BehaviorSimEnv implements RecEnv {
     this.episodes = new Int32Array(data.numUsers);
     this.t = new Int32Array(batchSize);
     this.done = new Uint8Array(batchSize);
-    this.histItem = new Int32Array(batchSize * data.historyLength);
-    this.histResp = new Uint8Array(batchSize * data.historyLength);
+    this.obsBuf = new Float32Array(batchSize * data.historyLength * F);
     this.recCategories = new Int32Array(batchSize * this.config.maxSteps * slateSize);
     this.returns = new Float64Array(batchSize);
     this.seenItem = new Uint8Array(data.numItems);
@@ -313,8 +312,7 @@ export class BehaviorSimEnv implements RecEnv {
       this.episodes[u[i]]++;
       for (let h = 0; h < H; h++) {
         const it = this.data.historyItem[u[i] * H + h];
-        this.histItem[i * H + h] = it;
-        this.histResp[i * H + h] = it < 0 ? 0 : this.data.historyBehavior[u[i] * H + h] + 1;
+        this.writeRow(i, h, it, it < 0 ? 0 : this.data.historyBehavior[u[i] * H + h] + 1);
       }
     }
     this.t.fill(0);
@@ -327,28 +325,23 @@ export class BehaviorSimEnv implements RecEnv {
     return this.observe();
   }
 
-  private observe(): Float32Array {
-    const B = this.batchSize;
-    const H = this.data.historyLength;
+  /** Write history row h of slot i: the features of `item` with response `resp` (item < 0: padding zeros). */
+  private writeRow(i: number, h: number, item: number, resp: number): void {
     const d = this.data;
-    const users = this.users as Int32Array;
-    const obs = new Float32Array(B * H * F);
-    for (let i = 0; i < B; i++) {
-      for (let h = 0; h < H; h++) {
-        const it = this.histItem[i * H + h];
-        if (it < 0) continue;
-        const o = (i * H + h) * F;
-        obs[o] = (it + 1) / d.numItems;
-        obs[o + 1] = d.itemPopularity[it];
-        obs[o + 2] = d.itemCartRate[it];
-        obs[o + 3] = d.itemFavRate[it];
-        obs[o + 4] = d.itemBuyRate[it];
-        obs[o + 5] = this.preference(users[i], d.itemCategory[it]);
-        const r = this.histResp[i * H + h];
-        if (r > 0) obs[o + 5 + r] = 1;
-      }
-    }
-    return obs;
+    const o = (i * d.historyLength + h) * F;
+    this.obsBuf.fill(0, o, o + F);
+    if (item < 0) return;
+    this.obsBuf[o] = (item + 1) / d.numItems;
+    this.obsBuf[o + 1] = d.itemPopularity[item];
+    this.obsBuf[o + 2] = d.itemCartRate[item];
+    this.obsBuf[o + 3] = d.itemFavRate[item];
+    this.obsBuf[o + 4] = d.itemBuyRate[item];
+    this.obsBuf[o + 5] = this.preference((this.users as Int32Array)[i], d.itemCategory[item]);
+    if (resp > 0) this.obsBuf[o + 5 + resp] = 1;
+  }
+
+  private observe(): Float32Array {
+    return this.obsBuf.slice();
   }
 
   /**
@@ -422,10 +415,8 @@ export class BehaviorSimEnv implements RecEnv {
       engagedOut[i] = engaged;
       this.returns[i] += r;
       // The deepest response of the slate enters the history (the first item when nothing was engaged).
-      this.histItem.copyWithin(i * H, i * H + 1, (i + 1) * H);
-      this.histResp.copyWithin(i * H, i * H + 1, (i + 1) * H);
-      this.histItem[(i + 1) * H - 1] = best;
-      this.histResp[(i + 1) * H - 1] = bestResp;
+      this.obsBuf.copyWithin(i * H * F, i * H * F + F, (i + 1) * H * F);
+      this.writeRow(i, H - 1, best, bestResp);
       this.t[i] = t + 1;
       const quit = engaged === 0 && drawUniform(this.drawSeed, u, ep, t, 2 * S + 7) < cfg.quitProbability;
       if (quit || t + 1 >= cfg.maxSteps) {

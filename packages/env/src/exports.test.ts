@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 
 describe('package entry points', () => {
   it('exposes MockEnv from @rec/env/testing and the library from @rec/env', async () => {
-    const testing = await import('@rec/env/testing');
-    const lib = await import('@rec/env');
+    // Specifiers in variables: typecheck must not depend on dist/ existing (the build may run after it).
+    const [testingEntry, mainEntry] = ['@rec/env/testing', '@rec/env'];
+    const testing = await import(testingEntry);
+    const lib = await import(mainEntry);
     const env = new testing.MockEnv({ batchSize: 2 });
     expect(lib.checkEnv(env).steps).toBe(3);
     expect(typeof lib.LoggedReplayEnv).toBe('function');
