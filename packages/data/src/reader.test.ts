@@ -42,9 +42,11 @@ function expectSameLog(a: InteractionLog, b: InteractionLog): void {
 
 describeData('real samples (exact counts from ../shared/data/README.md, items and behaviors checked with awk)', () => {
   it('UserBehavior head: 4,321 rows, 43 users, 3,276 items, 567 categories, pv/cart/fav/buy 3926/190/128/77', async () => {
-    const { log, report } = await readInteractions(join(dataDir, 'userbehavior-head', 'UserBehavior.csv'));
+    const { log, report, table } = await readInteractions(join(dataDir, 'userbehavior-head', 'UserBehavior.csv'));
     expect(report.parser).toBe('fast');
-    expect(report.header).toBeNull();
+    expect(table.numRows).toBe(4321);
+    expect(table.getChild('item')!.data[0].values.buffer).toBe(log.item.buffer);
+    expect(table.getChild('item')!.get(4320)).toBe(log.item[4320]);
     expect(report.rowsRead).toBe(4321);
     expect(report.rejected.total).toBe(0);
     expect(log.numRows).toBe(4321);
@@ -52,6 +54,7 @@ describeData('real samples (exact counts from ../shared/data/README.md, items an
     expect(distinct(log.item)).toBe(3276);
     expect(distinct(log.category)).toBe(567);
     expect(behaviorCounts(log)).toEqual([3926, 190, 128, 77]);
+    expect(report.header).toBeNull();
     // First row of the file: 1,2268318,2520377,pv,1511544070
     expect([log.user[0], log.item[0], log.category[0], log.behavior[0], log.timestamp[0]]).toEqual([1, 2268318, 2520377, 0, 1511544070]);
   });
@@ -269,6 +272,7 @@ describe('bad input: counted by reason with line numbers, good rows kept', () =>
 
   it('a missing file and a bad layout throw RecErrors that say what to do', async () => {
     await expect(readInteractions(join(tmp, 'nope.csv'))).rejects.toThrow(/expected an existing readable file/);
+    await expect(readInteractions(tmp)).rejects.toThrow(/not a file/);
     await expect(readInteractions(write('x.csv', '1\n'), { layout: { ...presets.userBehavior.layout, user: 9 } })).rejects.toThrow(/CsvLayout.user/);
     await expect(readInteractions(write('x.csv', '1\n'), { preset: 'nope' as never })).rejects.toThrow(/unknown preset/);
   });

@@ -7,6 +7,8 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { DataFormatError, InvalidArgumentError, NotAvailableError } from '@rec/core';
 import { ColumnBuilder, RejectLog, RowParser, presets, type IngestTracker, REJECT_REASONS, type CsvLayout, type DatasetPreset, type PresetName, type RejectReason, type RejectedRow } from './csv.js';
+import type { Table } from 'apache-arrow';
+import { logToTable } from './arrow.js';
 import type { InteractionLog } from './types.js';
 
 export interface ReadOptions {
@@ -50,6 +52,8 @@ export interface ReadReport {
 
 export interface ReadResult {
   log: InteractionLog;
+  /** The same columns as an Arrow table (zero-copy). */
+  table: Table;
   report: ReadReport;
 }
 
@@ -103,11 +107,15 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
   const chunkSize = options.chunkSize ?? 1 << 20;
   if (!(Number.isInteger(chunkSize) && chunkSize >= 1)) throw new InvalidArgumentError('invalid option', { where: `${where}.chunkSize`, expected: 'a positive integer', got: chunkSize });
   let bytes: number;
+  let isFile: boolean;
   try {
-    bytes = statSync(path).size;
+    const st = statSync(path);
+    bytes = st.size;
+    isFile = st.isFile();
   } catch (e) {
     throw new NotAvailableError('cannot read the input file', { where, expected: 'an existing readable file', got: path, hint: 'check the path (tests and the CLI take data from REC_DATA_DIR or ../shared/data)', cause: e });
   }
+  if (!isFile) throw new NotAvailableError('not a file', { where, expected: 'a regular file (CSV or gzip)', got: path, hint: 'pass the data file inside that folder' });
   const t0 = performance.now();
   const gzip = bytes >= 2 && isGzipFile(path);
   // ~34 bytes per UserBehavior row; gzip text is about 4x smaller than the text.
@@ -116,7 +124,12 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
   const parser = new RowParser(layout, out, rejects, { forceGeneric: options.forceGenericParser, tracker: tracker ?? undefined });
 
   let stream: Readable = createReadStream(path, { highWaterMark: chunkSize });
-  if (gzip) stream = stream.pipe(createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) }));
+  if (gzip) {
+    const source = stream;
+    const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) });
+    source.on('error', (e) => gunzip.destroy(e)); // pipe() does not forward read errors
+    stream = source.pipe(gunzip);
+  }
   let carry: Buffer | null = null; // the start of a line that continues in the next chunk
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
@@ -152,8 +165,10 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
   const numRows = cols.user.length;
   const byReason = { ...rejects.counts };
   for (const r of REJECT_REASONS) byReason[r] ??= 0;
+  const log: InteractionLog = { numRows, ...cols };
   return {
-    log: { numRows, ...cols },
+    log,
+    table: logToTable(log),
     report: {
       source: path,
       bytes,
