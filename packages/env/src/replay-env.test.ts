@@ -68,6 +68,7 @@ describe('LoggedReplayEnv', () => {
     expect(Array.from(rest.targets().items)).toEqual([3, 9]); // purchases still to come after pv 5
     const rr = rest.step(new Int32Array([9, 0]));
     expect([rr.reward[0], rr.info.hits[0]]).toEqual([1, 1]);
+    expect(Array.from(rr.info.slateHit)).toEqual([1, 0]);
   });
 
   it('builds the state from profile features of the last purchases (or interactions), never from the future', () => {

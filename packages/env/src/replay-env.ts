@@ -299,7 +299,7 @@ export class LoggedReplayEnv implements RecEnv {
 
   /**
    * Recommend `actions [batch * slateSize]`. Reward 1 when any slate item is a target. info: `hits [batch]`
-   * (slate items that are targets), `target [batch]` (first target item, -1 if none), `row [batch]` (log row of the
+   * (slate items that are targets), `slateHit [batch * slate]` (which ones), `target [batch]` (first target item, -1 if none), `row [batch]` (log row of the
    * state's event), `active [batch]`.
    */
   step(actions: Int32Array | Float32Array): StepResult {
@@ -311,6 +311,7 @@ export class LoggedReplayEnv implements RecEnv {
     const done = new Uint8Array(B);
     const active = new Uint8Array(B);
     const hits = new Int32Array(B);
+    const slateHit = new Uint8Array(B * S);
     const target = new Int32Array(B).fill(-1);
     const row = new Int32Array(B).fill(-1);
     const rows = this.sequences.rows;
@@ -332,11 +333,13 @@ export class LoggedReplayEnv implements RecEnv {
           for (let j = p + 1; j < end; j++) {
             if (this.log.item[rows[j]] === a && this.isTarget(j)) {
               h++;
+              slateHit[i * S + s] = 1;
               break;
             }
           }
         } else if (first >= 0 && this.log.item[rows[first]] === a) {
           h++;
+          slateHit[i * S + s] = 1;
         }
       }
       hits[i] = h;
@@ -344,6 +347,6 @@ export class LoggedReplayEnv implements RecEnv {
       this.k[i]++;
       if (this.k[i] >= this.len[i] - 1) done[i] = 1;
     }
-    return { obs: this.observe(), reward, done, info: { hits, target, row, active } };
+    return { obs: this.observe(), reward, done, info: { hits, slateHit, target, row, active } };
   }
 }
