@@ -7,23 +7,18 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers itself only when navigator.gpu exists, which is what we want.
 import '@tensorflow/tfjs-backend-webgpu';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '@rec/core';
 import { fetchSavedModel, parseSavedModel, recommend, type BrowserModel, type Recommendation } from './model.js';
 import type { SampleFile } from './sample.js';
 
 const TOP_K = 10;
 
+/** The same `initBackend` as in Node: WebGPU when the browser has an adapter, else wasm, else cpu. */
 async function pickBackend(forced: string | null): Promise<string> {
-  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-  if ((!forced || forced === 'webgpu') && gpu && tf.findBackendFactory('webgpu')) {
-    const adapter = await gpu.requestAdapter().catch(() => null);
-    if (adapter && (await tf.setBackend('webgpu'))) return 'webgpu';
-  }
-  if (!forced || forced === 'wasm') {
-    setWasmPaths(new URL('./wasm/', location.href).href);
-    if (await tf.setBackend('wasm')) return 'wasm';
-  }
-  await tf.setBackend('cpu');
-  return 'cpu';
+  setWasmPaths(new URL('./wasm/', location.href).href);
+  const info = await initBackend(forced ?? ['webgpu', 'wasm', 'cpu']);
+  console.log(info.attempts.map((a) => `${a.name}: ${a.ok ? 'ok' : a.detail}`).join(' | '));
+  return info.name;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, text?: string): HTMLElementTagNameMap[K] {

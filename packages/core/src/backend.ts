@@ -1,7 +1,9 @@
 /**
  * Backend selection for tfjs. Applications (examples, @rec/serve, tests) call `initBackend` once at start-up;
  * library code only ever imports `@tensorflow/tfjs-core`. Every optional backend is loaded through a guarded
- * dynamic import, so a missing package is a reason in the result, not a crash.
+ * dynamic import, so a missing package is a reason in the result, not a crash. In a browser bundle, import the
+ * backend packages statically (a bundler cannot follow those dynamic imports; call `setWasmPaths` for wasm):
+ * `initBackend` then finds them registered and only checks, selects and patches.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
@@ -190,10 +192,13 @@ async function tryWebgpu(): Promise<string> {
     );
   }
   const description = adapter.info?.description || adapter.info?.vendor || 'unknown adapter';
-  try {
-    await dynamicImport('@tensorflow/tfjs-backend-webgpu');
-  } catch (e) {
-    throw new Error(`the optional peer @tensorflow/tfjs-backend-webgpu is not installed: ${errorText(e)}`);
+  // An app (e.g. a browser bundle) that imported the backend itself has it registered already: no import needed.
+  if (!tf.findBackendFactory('webgpu')) {
+    try {
+      await dynamicImport('@tensorflow/tfjs-backend-webgpu');
+    } catch (e) {
+      throw new Error(`the optional peer @tensorflow/tfjs-backend-webgpu is not installed: ${errorText(e)}`);
+    }
   }
   if (!tf.findBackendFactory('webgpu')) {
     throw new Error(
@@ -289,11 +294,14 @@ export function patchWebgpuAddN(): boolean {
 }
 
 async function tryWasm(threads?: number): Promise<string> {
-  let wasm: { setWasmPaths?: (p: string | Record<string, string>) => void; setThreadsCount?: (n: number) => void };
-  try {
-    wasm = (await dynamicImport('@tensorflow/tfjs-backend-wasm')) as typeof wasm;
-  } catch (e) {
-    throw new Error(`@tensorflow/tfjs-backend-wasm is not installed: ${errorText(e)}`);
+  let wasm: { setWasmPaths?: (p: string | Record<string, string>) => void; setThreadsCount?: (n: number) => void } = {};
+  // In a browser bundle that imported the backend itself (and called setWasmPaths), there is nothing to import.
+  if (isNode || !tf.findBackendFactory('wasm')) {
+    try {
+      wasm = (await dynamicImport('@tensorflow/tfjs-backend-wasm')) as typeof wasm;
+    } catch (e) {
+      throw new Error(`@tensorflow/tfjs-backend-wasm is not installed: ${errorText(e)}`);
+    }
   }
   if (isNode && req && wasm.setWasmPaths) {
     // Point tfjs at the .wasm files inside the installed package: no network, whatever the bundler did.
@@ -322,10 +330,12 @@ async function tryWasm(threads?: number): Promise<string> {
 }
 
 async function tryCpu(): Promise<string> {
-  try {
-    await dynamicImport('@tensorflow/tfjs-backend-cpu');
-  } catch (e) {
-    throw new Error(`@tensorflow/tfjs-backend-cpu is not installed: ${errorText(e)}`);
+  if (!tf.findBackendFactory('cpu')) {
+    try {
+      await dynamicImport('@tensorflow/tfjs-backend-cpu');
+    } catch (e) {
+      throw new Error(`@tensorflow/tfjs-backend-cpu is not installed: ${errorText(e)}`);
+    }
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
   return '@tensorflow/tfjs-backend-cpu';
