@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { RecError } from '@rec/core';
 import { parseDateUtcSeconds, presets, type CsvLayout } from './csv.js';
 import { readInteractions, readMovieLensGenres } from './reader.js';
+import { generateSyntheticLog, writeSyntheticUserBehavior } from './synthetic.js';
 import type { InteractionLog } from './types.js';
 
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -106,6 +107,21 @@ describeData('real samples (exact counts from ../shared/data/README.md, items an
     expect(behaviorCounts(log)).toEqual([12391, 0, 0, 0]);
     // Row 1: "1;NA;81766;526309;2016-05-09": 2016-05-09 00:00 UTC = 1462752000, + floor(526309 / 1000) = 526 s.
     expect([log.user[0], log.item[0], log.timestamp[0]]).toEqual([1, 81766, 1462752000 + 526]);
+  });
+});
+
+describe('round trip with the synthetic generator', () => {
+  it('a written synthetic CSV (plain and gzip) reads back to exactly the generated columns', async () => {
+    const opts = { rows: 20_000, seed: 3 };
+    const expected = generateSyntheticLog(opts);
+    for (const name of ['syn.csv', 'syn.csv.gz']) {
+      const p = join(tmp, name);
+      await writeSyntheticUserBehavior(p, opts);
+      const { log, report } = await readInteractions(p, { chunkSize: 4099 });
+      expect(report.gzip).toBe(name.endsWith('.gz'));
+      expect(report.rejected.total).toBe(0);
+      expectSameLog(log, expected);
+    }
   });
 });
 
