@@ -167,6 +167,8 @@ describe('UserBeliefSim dynamics', () => {
     env.reset();
     expect(() => env.step(new Float32Array(8 * 16).fill(NaN))).toThrow(/non-finite action/);
     expect(() => env.step(new Float32Array(3))).toThrow(ShapeError);
+    expect(() => env.reset(new Int32Array([0, 1, 2, 3, 4, 5, 6, 0]))).toThrow(/user twice/);
+    expect(() => new UserBeliefEnv(sim, { batchSize: 61 })).toThrow(/numUsers = 60/);
   });
 
   it('runs a population episode, writes current_user_beliefs.json atomically, and a gap-seeking policy beats random', async () => {

@@ -529,7 +529,12 @@ export class UserBeliefEnv implements RecEnv {
   constructor(sim: UserBeliefSim, options: UserBeliefEnvOptions = {}) {
     this.sim = sim;
     this.batchSize = options.batchSize ?? Math.min(sim.config.populationBatch, sim.numUsers);
-    check(Number.isInteger(this.batchSize) && this.batchSize > 0, 'UserBeliefEnv(batchSize)', 'a positive integer', this.batchSize);
+    check(
+      Number.isInteger(this.batchSize) && this.batchSize > 0 && this.batchSize <= sim.numUsers,
+      'UserBeliefEnv(batchSize)',
+      `an integer in [1, numUsers = ${sim.numUsers}] (a user appears at most once per batch)`,
+      this.batchSize,
+    );
     this.observation = { shape: [sim.obsSize] };
     this.action = { type: 'continuous', dim: sim.dim, low: -1, high: 1 };
   }
@@ -545,6 +550,17 @@ export class UserBeliefEnv implements RecEnv {
     let u: Int32Array;
     if (users) {
       checkUsers(users, this.batchSize, this.sim.numUsers, 'UserBeliefEnv.reset(users)');
+      const seen = new Set<number>();
+      for (let i = 0; i < users.length; i++) {
+        if (seen.has(users[i])) {
+          throw new InvalidArgumentError('user twice in one batch', {
+            where: `UserBeliefEnv.reset(users[${i}])`,
+            expected: 'distinct users (each holds one belief state)',
+            got: users[i],
+          });
+        }
+        seen.add(users[i]);
+      }
       u = users.slice();
     } else {
       u = new Int32Array(this.batchSize);
