@@ -392,7 +392,9 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
   const extraMetrics = () => ({
     cache: { kind: cache.kind, ready: cache.ready(), pendingInvalidations: cache instanceof RedisCache ? cache.pendingInvalidations : 0 },
     eventLog: { path: log.path, fsync: log.fsyncPolicy, appended: log.appended, written: log.written, failed: log.failed },
-    models: Object.fromEntries([...slots].map(([k, s]) => [k, s.describe()])),
+    models: Object.fromEntries(
+      [...slots].map(([k, s]) => [k, { ...s.describe(), ...(s.recommender instanceof WorkerRecommender ? { worker: s.recommender.stats() } : {}) }]),
+    ),
     users: users.size,
   });
 

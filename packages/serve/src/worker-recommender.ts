@@ -73,6 +73,12 @@ export class WorkerRecommender implements Recommender {
   private dead: Error | null = null;
   /** Requests dropped because their deadline had passed before the worker got to them. */
   skippedExpired = 0;
+  /** Model calls made and requests computed (a call carries several requests). */
+  calls = 0;
+  computed = 0;
+  /** Round-trip time of the last 1,000 model calls, ms (includes the thread hop; not capped at any deadline). */
+  private callMs: number[] = [];
+  private sentAt = 0;
 
   private constructor(worker: Worker) {
     this.worker = worker;
@@ -130,6 +136,8 @@ export class WorkerRecommender implements Recommender {
     const parts = this.inFlight.parts;
     this.inFlight = null;
     this.worker.unref();
+    this.callMs.push(performance.now() - this.sentAt);
+    if (this.callMs.length > 1000) this.callMs.shift();
     if (m.type === 'error') {
       for (const p of parts) p.w.reject(new Error(`model worker: ${m.message}`));
     } else {
@@ -194,6 +202,9 @@ export class WorkerRecommender implements Recommender {
     }
     this.inFlight = { id: msg.id, parts };
     this.worker.ref();
+    this.sentAt = performance.now();
+    this.calls++;
+    this.computed += n;
     const transfer = [msg.k, histOffsets, msg.histItems, msg.histTypes, msg.histTimes, exOffsets, msg.exItems].map((a) => a.buffer as ArrayBuffer);
     this.worker.postMessage(msg, transfer);
   }
@@ -214,6 +225,13 @@ export class WorkerRecommender implements Recommender {
   async validate(): Promise<ValidationReport> {
     if (!this.report.ok) return this.report;
     return validateRecommender(this, this.probeItems);
+  }
+
+  /** Worker counters and call-time percentiles (nearest rank) over the last 1,000 calls. */
+  stats(): { calls: number; computed: number; skippedExpired: number; meanBatch: number | null; callP50Ms: number | null; callP95Ms: number | null } {
+    const s = [...this.callMs].sort((a, b) => a - b);
+    const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] : null);
+    return { calls: this.calls, computed: this.computed, skippedExpired: this.skippedExpired, meanBatch: this.calls ? this.computed / this.calls : null, callP50Ms: q(0.5), callP95Ms: q(0.95) };
   }
 
   async dispose(): Promise<void> {
