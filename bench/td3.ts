@@ -1,0 +1,157 @@
+/**
+ * TD3 benchmarks (issue #5):
+ *  1. One TD3 update, batch 512, default networks (69 -> 512 -> 512 -> 256 -> 64; twin 133 -> ... -> 1), on wasm,
+ *     against the same update in PyTorch CPU (bench/torch/td3.py) measured in the same run; ratio printed.
+ *  2. One full round of 50,000 users of the belief simulator with 10,000 items: actor inference in batches of 4,000
+ *     (agent) and the environment step (matching the actions to items by cosine, the pre-trained list, acceptance,
+ *     belief update, reward); users per second and the agent/environment split. Also the cost of our own
+ *     ItemMatcher (RL top-10 + pre-trained merge) over the same actions.
+ *
+ * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--no-torch]
+ * Environment: REC_PYTHON (interpreter with torch), REC_WASM_THREADS.
+ */
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// The root tsconfig maps @rec/* to src/; re-run with the package tsconfig (no `paths`) so the built dist/ is measured.
+if (!process.env.TSX_TSCONFIG_PATH) {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'models-td3', 'tsconfig.json') },
+  });
+  process.exit(r.status ?? 1);
+}
+const tf = await import('@tensorflow/tfjs-core');
+const { describeBackend, initBackend, Rng } = await import('@rec/core');
+const { syntheticBeliefSimData, UserBeliefEnv, UserBeliefSim } = await import('@rec/env');
+const { createTd3, ItemMatcher } = await import('@rec/models-td3');
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const argValue = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const iters = Number(argValue('--iters') ?? (quick ? 3 : 10));
+const hidden = quick ? [64, 64, 32] : [512, 512, 256];
+const batchSize = quick ? 64 : 512;
+const numUsers = quick ? 2_000 : 50_000;
+const numItems = quick ? 1_000 : 10_000;
+const populationBatch = quick ? 500 : 4_000;
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (x: number) => `${x.toFixed(1)} ms`;
+
+const info = await initBackend(argValue('--backend') ?? 'wasm', { wasmThreads: process.env.REC_WASM_THREADS ? Number(process.env.REC_WASM_THREADS) : undefined });
+console.log(`# TD3 benchmark ${quick ? '(quick: tiny sizes, figures are a smoke test only)' : ''}`);
+console.log(describeBackend(info));
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. One TD3 update
+// ---------------------------------------------------------------------------------------------------------------
+{
+  const agent = createTd3({ actorHidden: hidden, criticHidden: hidden, batchSize, replayCapacity: batchSize, seed: 1 });
+  const rng = new Rng(1);
+  const batch = {
+    obs: rng.fillNormal(new Float32Array(batchSize * 69)) as Float32Array,
+    action: rng.fillUniform(new Float32Array(batchSize * 64), -1, 1) as Float32Array,
+    reward: rng.fillNormal(new Float32Array(batchSize)) as Float32Array,
+    nextObs: rng.fillNormal(new Float32Array(batchSize * 69)) as Float32Array,
+    done: Uint8Array.from({ length: batchSize }, () => (rng.next() < 0.05 ? 1 : 0)),
+  };
+  for (let i = 0; i < 6; i++) agent.update(batch);
+  const criticOnly: number[] = [];
+  const full: number[] = [];
+  for (let i = 0; i < 2 * iters; i++) {
+    const t0 = performance.now();
+    const r = agent.update(batch);
+    (r.actorLoss === null ? criticOnly : full).push(performance.now() - t0);
+  }
+  const tfCritic = median(criticOnly);
+  const tfFull = median(full);
+  console.log(`\n## One TD3 update, batch ${batchSize}, hidden ${hidden.join('-')} (${iters} timed pairs, medians)`);
+  console.log(`tfjs ${info.name}: critic-only call ${ms(tfCritic)}, critic + delayed actor + targets ${ms(tfFull)}, mean per call ${ms((tfCritic + tfFull) / 2)}`);
+  if (!args.includes('--no-torch')) {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const candidates = [process.env.REC_PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean) as string[];
+    const python = candidates.find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+    if (!python) {
+      console.log('PyTorch: skipped (no python3 with torch; install python3-torch and libopenblas0-pthread, or set REC_PYTHON)');
+    } else {
+      const res = spawnSync(python, [join(here, 'torch', 'td3.py'), '--hidden', hidden.join(','), '--batch', String(batchSize), '--iters', String(iters)], {
+        encoding: 'utf8',
+        env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+        timeout: 600_000,
+      });
+      if (res.status !== 0) {
+        console.log(`PyTorch: failed (${res.status}): ${res.stderr.slice(-500)}`);
+      } else {
+        const pt = JSON.parse(res.stdout.trim().split('\n').pop()!) as { torch: string; threads: number; critic_only_ms: number; full_ms: number; per_call_ms: number };
+        console.log(`PyTorch ${pt.torch} CPU (${pt.threads} threads, OpenBLAS 1 thread): critic-only ${ms(pt.critic_only_ms)}, full ${ms(pt.full_ms)}`);
+        console.log(`ratio tfjs/PyTorch: critic-only ${(tfCritic / pt.critic_only_ms).toFixed(2)}x, full ${(tfFull / pt.full_ms).toFixed(2)}x (target <= 1.5x)`);
+      }
+    }
+  }
+  agent.dispose();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. One full round of the belief simulator
+// ---------------------------------------------------------------------------------------------------------------
+{
+  console.log(`\n## One round: ${numUsers.toLocaleString()} users, ${numItems.toLocaleString()} items, batches of ${populationBatch.toLocaleString()}`);
+  let t0 = performance.now();
+  const data = syntheticBeliefSimData({ numUsers, numItems, seed: 7 });
+  const sim = new UserBeliefSim(data, { populationBatch, seed: 1 });
+  void new UserBeliefEnv(sim); // the RecEnv view; the round below drives the population directly, batch by batch
+  console.log(`setup: synthetic data ${ms(performance.now() - t0)}`);
+  t0 = performance.now();
+  sim.warmPretrainedLists();
+  console.log(`setup: pre-trained candidate lists for all users (once, not per round) ${ms(performance.now() - t0)}`);
+  const agent = createTd3({ actorHidden: hidden, criticHidden: hidden, replayCapacity: 10, inferenceBatch: populationBatch, seed: 1 });
+  const matcher = new ItemMatcher(data.itemEmbeddings, 64);
+  // Warm the kernels once on a small batch.
+  agent.act(sim.observe(Int32Array.from({ length: 16 }, (_, i) => i)));
+  sim.resetUsers();
+  let agentMs = 0;
+  let envMs = 0;
+  let observeMs = 0;
+  let matchMs = 0;
+  const tRound = performance.now();
+  for (let s = 0; s < numUsers; s += populationBatch) {
+    const n = Math.min(populationBatch, numUsers - s);
+    const users = Int32Array.from({ length: n }, (_, i) => s + i);
+    let t = performance.now();
+    const obs = sim.observe(users);
+    observeMs += performance.now() - t;
+    t = performance.now();
+    const actions = agent.act(obs);
+    agentMs += performance.now() - t;
+    t = performance.now();
+    sim.stepUsers(users, actions);
+    envMs += performance.now() - t;
+  }
+  const roundMs = performance.now() - tRound;
+  // Our own matcher on the same kind of work, outside the round (the environment matches internally).
+  for (let s = 0; s < numUsers; s += populationBatch) {
+    const n = Math.min(populationBatch, numUsers - s);
+    const users = Int32Array.from({ length: n }, (_, i) => s + i);
+    const obs = sim.observe(users);
+    const t = performance.now();
+    agent.recommend(obs, matcher);
+    matchMs += performance.now() - t;
+  }
+  console.log(`round: ${ms(roundMs)} = ${(numUsers / (roundMs / 1000)).toFixed(0)} users/s (design: 2.3 s per round; target < 1.5 s)`);
+  console.log(`  agent (actor inference): ${ms(agentMs)} (${((100 * agentMs) / roundMs).toFixed(0)}%)`);
+  console.log(`  environment step (matching, pre-trained list, acceptance, beliefs, reward): ${ms(envMs)} (${((100 * envMs) / roundMs).toFixed(0)}%)`);
+  console.log(`  observations: ${ms(observeMs)}`);
+  console.log(`reference: @rec/models-td3 ItemMatcher (actor + cosine top-10 + pre-trained merge to 20) over the same users: ${ms(matchMs)}`);
+  matcher.dispose();
+  agent.dispose();
+  console.log(`tensors alive after disposing: ${tf.memory().numTensors}`);
+}
