@@ -9,7 +9,8 @@
  *
  *   pnpm tsx bench/env.ts [--quick] [--users N] [--items N]
  *
- * `--quick`: 2,000 users x 1,000 items and a 20k-row log; `--no-js`: skip the slow exact typed-array matcher.
+ * `--quick`: 2,000 users x 1,000 items and a 20k-row log; `--no-js`: skip the slow exact typed-array matcher;
+ * `--skip-belief`: only the replay and behaviour figures.
  * Build first: `pnpm --filter @rec/env... build`.
  */
 import { spawnSync } from 'node:child_process';
@@ -42,96 +43,100 @@ const fmt = (x: number, d = 0) => x.toLocaleString('en-US', { maximumFractionDig
 const now = () => performance.now();
 
 // ---- 1. User-belief simulator ------------------------------------------------------------------------------
+const skipBelief = process.argv.includes('--skip-belief');
 const os = await import('node:os');
 console.log(`# @rec/env benchmark${quick ? ' (--quick)' : ''}, node ${process.version}, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
-console.log(`\n## user-belief simulator: one round, ${fmt(nUsers)} users x ${fmt(nItems)} items x 64-d, batches of 4,000`);
 let t = now();
-const sd = env.syntheticBeliefSimData({ numUsers: nUsers, numItems: nItems, dim: 64, seed: 1 });
-console.log(`synthetic population built in ${fmt((now() - t) / 1000, 2)} s`);
 const rng = new Rng(2);
-const actions = new Float32Array(nUsers * 64);
-for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
-const preAct = { name: 'pre-drawn', act: (obs: Float32Array, e: { observation: { shape: readonly number[] } }) => {
-  // Rows of the pre-drawn actions for this batch: the runner goes through users in order, so keep a cursor.
-  const n = obs.length / e.observation.shape[0];
-  const out = actions.subarray(cursor * 64, (cursor + n) * 64);
-  cursor = (cursor + n) % nUsers;
-  return out;
-} };
-let cursor = 0;
+if (!skipBelief) {
+  console.log(`\n## user-belief simulator: one round, ${fmt(nUsers)} users x ${fmt(nItems)} items x 64-d, batches of 4,000`);
+  t = now();
+  const sd = env.syntheticBeliefSimData({ numUsers: nUsers, numItems: nItems, dim: 64, seed: 1 });
+  console.log(`synthetic population built in ${fmt((now() - t) / 1000, 2)} s`);
+  const actions = new Float32Array(nUsers * 64);
+  for (let i = 0; i < actions.length; i++) actions[i] = rng.uniform(-1, 1);
+  const preAct = { name: 'pre-drawn', act: (obs: Float32Array, e: { observation: { shape: readonly number[] } }) => {
+    // Rows of the pre-drawn actions for this batch: the runner goes through users in order, so keep a cursor.
+    const n = obs.length / e.observation.shape[0];
+    const out = actions.subarray(cursor * 64, (cursor + n) * 64);
+    cursor = (cursor + n) % nUsers;
+    return out;
+  } };
+  let cursor = 0;
 
-async function round(matcher: import('@rec/env').ItemMatcher, label: string) {
-  const sim = new env.UserBeliefSim(sd, { roundsPerEpisode: 1, populationBatch: 4000 }, matcher);
-  let t0 = now();
-  sim.warmPretrainedLists(); // the pre-trained model's lists are fixed per user: computed once, outside the round
-  const warm = (now() - t0) / 1000;
-  const e = new env.UserBeliefEnv(sim);
-  cursor = 0;
-  t0 = now();
-  const m = await env.runBeliefEpisode(e, preAct);
-  const s = (now() - t0) / 1000;
-  console.log(
-    `${label.padEnd(28)} round ${fmt(s, 3)} s  ${fmt(nUsers / s)} users/s` +
-      (fullSize ? `  (TD3 design's reported 2.3 s / this: ${fmt(2.3 / s, 2)}x; target < 1 s: ${s < 1 ? 'met' : 'NOT met'})` : '') +
-      `  acceptance ${fmt(m.acceptanceRate, 3)}; one-off pre-trained lists ${fmt(warm, 2)} s`,
-  );
-  return s;
-}
-const withJs = !process.argv.includes('--no-js');
-const backend = await initBackend('wasm');
-const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });
-// Record the exact RL lists of the round: they are the ground truth for the IVF recall, and replaying them through a
-// table lookup times the rest of the round (pre-trained merge, acceptance, belief update, reward) on its own.
-const truth = new Int32Array(nUsers * 10);
-let recPos = 0;
-const recording: import('@rec/env').ItemMatcher = {
-  numItems: tm.numItems,
-  dim: tm.dim,
-  topK(q, n, k, out, sc) {
-    tm.topK(q, n, k, out, sc);
-    if (k !== 10) return; // the one-off pre-trained lists (k = 20)
-    truth.set(out.subarray(0, n * 10), recPos * 10);
-    recPos += n;
-  },
-};
-const sTf = await round(recording, `exact, tfjs-core (${backend.name})`);
-let replayPos = 0;
-const lookup: import('@rec/env').ItemMatcher = {
-  numItems: tm.numItems,
-  dim: tm.dim,
-  topK(q, n, k, out) {
-    if (k === 10) out.set(truth.subarray(replayPos * 10, (replayPos + n) * 10));
-    else tm.topK(q, n, k, out); // the one-off pre-trained lists
-    if (k === 10) replayPos += n;
-  },
-};
-const sEnv = await round(lookup, 'round without matching');
-console.log(`   matching is ${fmt((100 * (sTf - sEnv)) / sTf, 0)}% of the exact round; the rest takes ${fmt(sEnv, 3)} s (${fmt(nUsers / sEnv)} users/s)`);
-if (withJs) {
-  const sJs = await round(new env.CosineMatcher(sd.itemEmbeddings, 64), 'exact, typed-array (JS)');
-  console.log(`   ratio exact typed-array / exact tfjs-${backend.name}: ${fmt(sJs / sTf, 2)}x`);
-}
-tm.dispose();
-// Approximate: IVF, recall@10 against the exact lists of the same actions.
-for (const probes of [8, 16, 32]) {
-  t = now();
-  const ivf = new env.IvfCosineMatcher(sd.itemEmbeddings, 64, { probes, seed: 1 });
-  const build = (now() - t) / 1000;
-  const got = new Int32Array(nUsers * 10);
-  t = now();
-  ivf.topK(actions, nUsers, 10, got);
-  const matchS = (now() - t) / 1000;
-  const starved = ivf.lastStarved;
-  let hit = 0;
-  for (let u = 0; u < nUsers; u++) {
-    const set = new Set(truth.subarray(u * 10, u * 10 + 10));
-    for (let k = 0; k < 10; k++) if (set.has(got[u * 10 + k])) hit++;
+  async function round(matcher: import('@rec/env').ItemMatcher, label: string) {
+    const sim = new env.UserBeliefSim(sd, { roundsPerEpisode: 1, populationBatch: 4000 }, matcher);
+    let t0 = now();
+    sim.warmPretrainedLists(); // the pre-trained model's lists are fixed per user: computed once, outside the round
+    const warm = (now() - t0) / 1000;
+    const e = new env.UserBeliefEnv(sim);
+    cursor = 0;
+    t0 = now();
+    const m = await env.runBeliefEpisode(e, preAct);
+    const s = (now() - t0) / 1000;
+    console.log(
+      `${label.padEnd(28)} round ${fmt(s, 3)} s  ${fmt(nUsers / s)} users/s` +
+        (fullSize ? `  (TD3 design's reported 2.3 s / this: ${fmt(2.3 / s, 2)}x; target < 1 s: ${s < 1 ? 'met' : 'NOT met'})` : '') +
+        `  acceptance ${fmt(m.acceptanceRate, 3)}; one-off pre-trained lists ${fmt(warm, 2)} s`,
+    );
+    return s;
   }
-  console.log(
-    `IVF ${ivf.lists} lists, ${probes} probes (JS): matching ${fmt(matchS, 3)} s for all users, ${fmt(nUsers / matchS)} users/s; ` +
-      `+ rest of round ${fmt(sEnv, 3)} s = ${fmt(matchS + sEnv, 3)} s; recall@10 vs exact ${fmt(hit / (nUsers * 10), 3)}; ` +
-      `${starved} starved queries; k-means ${fmt(build, 2)} s`,
-  );
+  const withJs = !process.argv.includes('--no-js');
+  const backend = await initBackend('wasm');
+  const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });
+  // Record the exact RL lists of the round: they are the ground truth for the IVF recall, and replaying them through a
+  // table lookup times the rest of the round (pre-trained merge, acceptance, belief update, reward) on its own.
+  const truth = new Int32Array(nUsers * 10);
+  let recPos = 0;
+  const recording: import('@rec/env').ItemMatcher = {
+    numItems: tm.numItems,
+    dim: tm.dim,
+    topK(q, n, k, out, sc) {
+      tm.topK(q, n, k, out, sc);
+      if (k !== 10) return; // the one-off pre-trained lists (k = 20)
+      truth.set(out.subarray(0, n * 10), recPos * 10);
+      recPos += n;
+    },
+  };
+  const sTf = await round(recording, `exact, tfjs-core (${backend.name})`);
+  let replayPos = 0;
+  const lookup: import('@rec/env').ItemMatcher = {
+    numItems: tm.numItems,
+    dim: tm.dim,
+    topK(q, n, k, out) {
+      if (k === 10) out.set(truth.subarray(replayPos * 10, (replayPos + n) * 10));
+      else tm.topK(q, n, k, out); // the one-off pre-trained lists
+      if (k === 10) replayPos += n;
+    },
+  };
+  const sEnv = await round(lookup, 'round without matching');
+  console.log(`   matching is ${fmt((100 * (sTf - sEnv)) / sTf, 0)}% of the exact round; the rest takes ${fmt(sEnv, 3)} s (${fmt(nUsers / sEnv)} users/s)`);
+  if (withJs) {
+    const sJs = await round(new env.CosineMatcher(sd.itemEmbeddings, 64), 'exact, typed-array (JS)');
+    console.log(`   ratio exact typed-array / exact tfjs-${backend.name}: ${fmt(sJs / sTf, 2)}x`);
+  }
+  tm.dispose();
+  // Approximate: IVF, recall@10 against the exact lists of the same actions.
+  for (const probes of [8, 16, 32]) {
+    t = now();
+    const ivf = new env.IvfCosineMatcher(sd.itemEmbeddings, 64, { probes, seed: 1 });
+    const build = (now() - t) / 1000;
+    const got = new Int32Array(nUsers * 10);
+    t = now();
+    ivf.topK(actions, nUsers, 10, got);
+    const matchS = (now() - t) / 1000;
+    const starved = ivf.lastStarved;
+    let hit = 0;
+    for (let u = 0; u < nUsers; u++) {
+      const set = new Set(truth.subarray(u * 10, u * 10 + 10));
+      for (let k = 0; k < 10; k++) if (set.has(got[u * 10 + k])) hit++;
+    }
+    console.log(
+      `IVF ${ivf.lists} lists, ${probes} probes (JS): matching ${fmt(matchS, 3)} s for all users, ${fmt(nUsers / matchS)} users/s; ` +
+        `+ rest of round ${fmt(sEnv, 3)} s = ${fmt(matchS + sEnv, 3)} s; recall@10 vs exact ${fmt(hit / (nUsers * 10), 3)}; ` +
+        `${starved} starved queries; k-means ${fmt(build, 2)} s`,
+    );
+  }
 }
 
 // ---- 2. Replay and behaviour simulator ------------------------------------------------------------------------
