@@ -15,8 +15,9 @@ export {
   behaviorSimEncoder,
   eventStateEncoder,
   ensureServeBackend,
+  td3Recommender,
 } from './model-adapters.js';
-export type { StateEncoder, ItemFeatureStats, LstmDqnLike, LstmDqnLoaderOptions } from './model-adapters.js';
+export type { StateEncoder, ItemFeatureStats, LstmDqnLike, LstmDqnLoaderOptions, Td3Like, ItemMatcherLike, Td3RecommenderOptions } from './model-adapters.js';
 export { MicroBatcher } from './batcher.js';
 export type { BatchedResult, MicroBatcherOptions } from './batcher.js';
 export { MemoryCache, RedisCache } from './cache.js';

@@ -135,3 +135,34 @@ describe('LSTM-DQN in a worker thread', () => {
     await strict.close();
   });
 });
+
+describe('TD3 through td3Recommender', () => {
+  it('serves what the agent + matcher give, minus excluded items, over HTTP', async () => {
+    const { createTd3, ItemMatcher } = await import('@rec/models-td3');
+    await ensureServeBackend(['cpu']);
+    const agent = createTd3({ stateDim: 4, actionDim: 3, actorHidden: [8], criticHidden: [8], replayCapacity: 64, seed: 3 });
+    // 12 items on distinct directions in 3-d; raw ids 100..111
+    const emb = Float32Array.from({ length: 36 }, (_, i) => Math.sin(1 + i * 0.7));
+    const matcher = new ItemMatcher(emb, 3);
+    const itemIds = Int32Array.from({ length: 12 }, (_, i) => 100 + i);
+    // state: last item (scaled), history length (scaled), two zeros
+    const encode = (s: { recentItems: Int32Array }, out: Float32Array, off: number) => {
+      const n = s.recentItems.length;
+      out[off] = n ? s.recentItems[n - 1] / 1000 : 0;
+      out[off + 1] = n / 10;
+    };
+    const { td3Recommender } = await import('./model-adapters.js');
+    const svc = await createServer({ port: 0, logPath: join(tmpDir(), 'e.jsonl'), recommenders: { default: td3Recommender({ agent, matcher, itemIds, encode, version: 't1' }) } });
+    const base = await svc.listen();
+    await postJson(base, '/interaction', { user_id: 'z', item_id: 104, interaction_type: 'pv' });
+    const r = await getJson(base, '/recommendations/z?k=4&exclude=100,101');
+    expect(r.body).toMatchObject({ model: 'td3', version: 't1', fallback: false });
+    const obs = Float32Array.of(0.104, 0.1, 0, 0);
+    const idx = matcher.match(agent.act(obs), 1, 6);
+    const want = Array.from(idx, (i) => 100 + i).filter((x) => x !== 100 && x !== 101).slice(0, 4);
+    expect(r.body.items.map((x: { item_id: number }) => x.item_id)).toEqual(want);
+    expect(r.body.items.map((x: { score: number }) => x.score)).toEqual([1, 0.5, expect.closeTo(1 / 3, 6), 0.25]);
+    await svc.close();
+    matcher.dispose();
+  });
+});

@@ -215,6 +215,68 @@ export function lstmDqnLoader(opts: LstmDqnLoaderOptions = {}): ModelLoader {
   };
 }
 
+/** The parts of a @rec/models-td3 `Td3Agent` and `ItemMatcher` the TD3 adapter uses. */
+export interface Td3Like {
+  readonly config: { stateDim: number; actionDim: number };
+  act(obs: Float32Array): Float32Array;
+  dispose?(): void;
+}
+export interface ItemMatcherLike {
+  readonly numItems: number;
+  /** `[batch * k]` matcher indices, best first (cosine similarity to the action). */
+  match(actions: Float32Array, batch: number, k: number): Int32Array;
+}
+
+export interface Td3RecommenderOptions {
+  agent: Td3Like;
+  matcher: ItemMatcherLike;
+  /** Raw item id of each matcher index. */
+  itemIds: Int32Array;
+  /** Writes the user's `stateDim` state at `out[offset ..]` (the layout the agent was trained on). */
+  encode: (state: UserState, out: Float32Array, offset: number) => void;
+  version: string;
+}
+
+/**
+ * Wrap a TD3 agent and its item matcher as a Recommender: one batched `act`, then cosine top-(k + |exclude|)
+ * matching and exclusion. The matcher gives no scores, so a list's scores are its reciprocal ranks 1, 1/2, 1/3, ...
+ */
+export function td3Recommender(o: Td3RecommenderOptions): Recommender {
+  const { stateDim } = o.agent.config;
+  if (o.itemIds.length !== o.matcher.numItems) {
+    throw new InvalidArgumentError('item ids do not match the matcher', { where: 'td3Recommender(itemIds)', expected: `${o.matcher.numItems} ids`, got: o.itemIds.length });
+  }
+  const batch = (requests: RecommendRequest[]): Recommendation[] => {
+    const n = requests.length;
+    const obs = new Float32Array(n * stateDim);
+    let kMax = 1;
+    for (let i = 0; i < n; i++) {
+      o.encode(requests[i].state, obs, i * stateDim);
+      kMax = Math.max(kMax, requests[i].k + requests[i].exclude.length);
+    }
+    kMax = Math.min(kMax, o.matcher.numItems);
+    const idx = o.matcher.match(o.agent.act(obs), n, kMax);
+    return requests.map((q, i) => {
+      const ex = new Set(q.exclude);
+      const items: number[] = [];
+      for (let j = 0; j < kMax && items.length < q.k; j++) {
+        const id = o.itemIds[idx[i * kMax + j]];
+        if (!ex.has(id)) items.push(id);
+      }
+      return { items: Int32Array.from(items), scores: Float32Array.from(items, (_, r) => 1 / (r + 1)) };
+    });
+  };
+  const r: Recommender = {
+    name: 'td3',
+    version: o.version,
+    recommendBatch: batch,
+    recommend: (state, k, exclude) => batch([{ state, k, exclude }])[0],
+    validate: () => validateRecommender(r, o.itemIds.subarray(0, Math.min(5, o.itemIds.length))),
+    dispose: () => o.agent.dispose?.(),
+  };
+  return r;
+}
+
 /**
  * TD3 saves hold the actor (an action in item-embedding space) but no item embeddings or matcher, so a directory
  * alone cannot produce item lists: the loader refuses with that reason until the save format carries them.
@@ -224,7 +286,7 @@ const td3Loader: ModelLoader = async (dir) => {
     where: `td3 loader (${dir})`,
     expected: 'a save that includes the item embeddings the actor acts in (for ItemMatcher)',
     got: 'an actor/critic checkpoint only',
-    hint: 'serve TD3 through a custom Recommender (config.recommenders) built with loadTd3 + ItemMatcher',
+    hint: 'serve TD3 with td3Recommender({ agent: await loadTd3(dir), matcher: new ItemMatcher(embeddings, dim), itemIds, encode, version }) in config.recommenders',
   });
 };
 
