@@ -79,3 +79,35 @@ describe('evaluatePolicy online (business metrics from a simulator)', () => {
     expect(() => evaluatePolicy(bad, split, { k: 2 })).toThrow(/wrong shape/);
   });
 });
+
+describe('evaluatePolicy online on the real BehaviorSimEnv (@rec/env)', () => {
+  it('reads CTR and conversion from info.response; popularity beats random on the simulated UserBehavior sample', async () => {
+    const { existsSync } = await import('node:fs');
+    const { resolve, dirname } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const dataDir = resolve(dirname(fileURLToPath(import.meta.url)), '../../..', process.env.REC_DATA_DIR ?? '../shared/data');
+    const file = resolve(dataDir, 'userbehavior-head/UserBehavior.csv');
+    if (!existsSync(file)) {
+      if (process.env.CI) throw new Error(`missing ${file}`);
+      return;
+    }
+    const { ingest, itemStats } = await import('@rec/data');
+    const { BehaviorSimEnv, behaviorSimDataFromLog, randomPolicy, popularityPolicy } = await import('@rec/env');
+    const { log } = await ingest(file, { preset: 'userBehavior', cache: false });
+    const data = behaviorSimDataFromLog(log);
+    const cats = data.itemCategory;
+    const run = (p: Policy) =>
+      evaluatePolicy(p, new BehaviorSimEnv(data, { batchSize: 32, slateSize: 5, seed: 3 }), { episodes: 3, itemCategory: cats, bootstrap: 200 });
+    const rnd = run(randomPolicy(1));
+    const pop = run(popularityPolicy(itemStats(log).count));
+    console.log(`behavior-sim: random CTR ${rnd.ctr.toFixed(4)} conv ${rnd.conversion.toFixed(4)} return ${rnd.meanReturn.value.toFixed(2)} len ${rnd.sessionLength.toFixed(2)} cov ${rnd.coverage.toFixed(3)} div ${rnd.diversity.toFixed(3)}; popularity CTR ${pop.ctr.toFixed(4)} conv ${pop.conversion.toFixed(4)} return ${pop.meanReturn.value.toFixed(2)} len ${pop.sessionLength.toFixed(2)} cov ${pop.coverage.toFixed(3)} div ${pop.diversity.toFixed(3)}`);
+    expect(rnd.sources.click).toBe('response');
+    expect(rnd.ctr).toBeGreaterThanOrEqual(0);
+    expect(rnd.ctr).toBeLessThanOrEqual(1);
+    expect(pop.ctr).toBeGreaterThan(rnd.ctr);
+    expect(pop.meanReturn.value).toBeGreaterThan(rnd.meanReturn.value);
+    // popularity shows the same 5 items to everyone
+    expect(pop.coverage).toBeLessThan(rnd.coverage);
+    expect(rnd.users).toBe(96);
+  });
+});

@@ -57,9 +57,15 @@ export interface OnlineEvalOptions {
   episodes?: number;
   /** Max steps per episode (default 100). */
   maxSteps?: number;
-  /** info key with clicks per slate slot or per user (default: the first of 'click', 'clicked', 'accepted'). */
+  /**
+   * info key with clicks per slate slot or per user; a value > 0 counts as one click. Default: the first present of
+   * 'click', 'clicked', 'accepted', 'hits'; else `info.response` (BehaviorSimEnv codes: any response > 0 is a click).
+   */
   clickKey?: string;
-  /** info key with purchases (default: the first of 'purchase', 'buy', 'converted'). */
+  /**
+   * info key with purchases (value > 0 counts one). Default: the first present of 'purchase', 'buy', 'converted';
+   * else `info.response === 4` (Response.buy).
+   */
   purchaseKey?: string;
   /** Item -> category for diversity of discrete slates. */
   itemCategory?: Int32Array;
@@ -79,10 +85,12 @@ export interface OnlineEvalResult {
   meanReward: number;
   /** Mean steps per user until done (session length). */
   sessionLength: number;
-  /** Clicks per recommended item (NaN when the env reports none). */
+  /** Clicked slots per recommended slot (NaN when the env reports no clicks). */
   ctr: number;
   /** Purchases per user-step (NaN when the env reports none). */
   conversion: number;
+  /** Which info keys CTR and conversion were read from. */
+  sources: { click?: string; purchase?: string };
   /** Distinct recommended items / catalogue size (discrete actions only). */
   coverage: number;
   /** Mean intra-list diversity of slates (needs itemCategory and slateSize > 1). */
@@ -184,10 +192,6 @@ function evaluateOffline(scorer: Scorer, split: OfflineSplit, options: OfflineEv
   };
 }
 
-function firstKey(info: Record<string, number>, keys: string[]): string | undefined {
-  return keys.find((k) => k in info);
-}
-
 function evaluateOnline(policy: Policy, env: RecEnv, options: OnlineEvalOptions): OnlineEvalResult {
   const episodes = options.episodes ?? 1;
   const discrete = env.action.type === 'discrete';
@@ -198,16 +202,40 @@ function evaluateOnline(policy: Policy, env: RecEnv, options: OnlineEvalOptions)
   let rewardSum = 0;
   let userSteps = 0;
   let lengthSum = 0;
+  let clicks = 0;
+  let purchases = 0;
+  let clickSource: string | undefined;
+  let buySource: string | undefined;
   const totals: Record<string, number> = {};
   const divs: number[] = [];
   const t0 = performance.now();
+  const B = env.batchSize;
+  // Count entries > 0 (or == code) of an info array for active users, per slot or per user.
+  const countActive = (arr: ArrayLike<number>, active: Uint8Array, eq?: number): number => {
+    const per = arr.length / B;
+    if (!Number.isInteger(per) || per < 1) return 0;
+    let c = 0;
+    for (let u = 0; u < B; u++) {
+      if (!active[u]) continue;
+      for (let j = 0; j < per; j++) {
+        const v = arr[u * per + j];
+        if (eq === undefined ? v > 0 : v === eq) c++;
+      }
+    }
+    return c;
+  };
   for (let e = 0; e < episodes; e++) {
     const r = rollout(env, policy, {
       maxSteps: options.maxSteps ?? 100,
       onStep: (step) => {
+        const info = step.result.info;
+        clickSource ??= options.clickKey ?? ['click', 'clicked', 'accepted', 'hits'].find((k) => k in info) ?? ('response' in info ? 'response' : undefined);
+        buySource ??= options.purchaseKey ?? ['purchase', 'buy', 'converted'].find((k) => k in info) ?? ('response' in info ? 'response' : undefined);
+        if (clickSource && info[clickSource]) clicks += countActive(info[clickSource], step.active);
+        if (buySource && info[buySource]) purchases += countActive(info[buySource], step.active, buySource === 'response' && !options.purchaseKey ? 4 : undefined);
         if (!discrete) return;
         const acts = step.actions as Int32Array;
-        for (let u = 0; u < env.batchSize; u++) {
+        for (let u = 0; u < B; u++) {
           if (!step.active[u]) continue;
           for (let j = 0; j < slate; j++) {
             const it = acts[u * slate + j];
@@ -216,11 +244,11 @@ function evaluateOnline(policy: Policy, env: RecEnv, options: OnlineEvalOptions)
         }
         if (options.itemCategory && slate > 1) {
           const d = intraListDiversity(acts, slate, options.itemCategory);
-          for (let u = 0; u < env.batchSize; u++) if (step.active[u] && !Number.isNaN(d[u])) divs.push(d[u]);
+          for (let u = 0; u < B; u++) if (step.active[u] && !Number.isNaN(d[u])) divs.push(d[u]);
         }
       },
     });
-    for (let u = 0; u < env.batchSize; u++) {
+    for (let u = 0; u < B; u++) {
       returns.push(r.episodeReturn[u]);
       rewardSum += r.episodeReturn[u];
       userSteps += r.episodeLength[u];
@@ -230,8 +258,6 @@ function evaluateOnline(policy: Policy, env: RecEnv, options: OnlineEvalOptions)
   }
   const users = returns.length;
   const ret = bootstrapMeans({ r: Float64Array.from(returns) }, { samples: options.bootstrap ?? 1000, seed: options.seed ?? 0 }).r;
-  const clickKey = options.clickKey ?? firstKey(totals, ['click', 'clicked', 'clicks', 'accepted']);
-  const buyKey = options.purchaseKey ?? firstKey(totals, ['purchase', 'buy', 'bought', 'converted']);
   let coverage = NaN;
   if (shown) {
     let c = 0;
@@ -246,10 +272,11 @@ function evaluateOnline(policy: Policy, env: RecEnv, options: OnlineEvalOptions)
     meanReturn: ret,
     meanReward: userSteps > 0 ? rewardSum / userSteps : 0,
     sessionLength: users > 0 ? lengthSum / users : 0,
-    ctr: clickKey ? totals[clickKey] / (userSteps * slate) : NaN,
-    conversion: buyKey ? totals[buyKey] / userSteps : NaN,
+    ctr: clickSource ? clicks / (userSteps * slate) : NaN,
+    conversion: buySource ? purchases / userSteps : NaN,
     coverage,
     diversity: divs.length ? divs.reduce((a, b) => a + b, 0) / divs.length : NaN,
+    sources: { click: clickSource, purchase: buySource },
     infoTotals: totals,
     seconds: (performance.now() - t0) / 1000,
   };
