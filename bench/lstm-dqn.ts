@@ -87,6 +87,7 @@ async function main() {
     reward: Float32Array.from({ length: n }, () => (rng.next() < 0.1 ? 1 : 0)),
     nextObs: rng.fillNormal(new Float32Array(n * S)),
     discount: new Float32Array(n).fill(0.99),
+    target: new Int32Array(n).fill(-2), // unknown full reward vector: the plain single-action DQN update
   });
   const ours: Record<string, number> = {};
   ours.train_step_ms = timeMs(() => agent.trainStep(), reps);

@@ -96,6 +96,12 @@ export interface LstmDqnConfig {
    * which pushes down items the greedy policy over-rates. `each` needs `info.target` from the environment.
    */
   slateCredit: 'first' | 'each';
+  /**
+   * Full-information update for logged replay (needs `info.target` and nStep 1): the reward of every item at a
+   * step is known (1 for the purchased item, 0 for the rest), so the loss regresses the whole Q row toward
+   * `onehot(purchase) + gamma * Q_target(s', a*)` instead of the taken action only. Off by default (the paper's DQN).
+   */
+  fullInformation: boolean;
 }
 
 export type LstmDqnOptions = Partial<Omit<LstmDqnConfig, 'network'>> & {
@@ -133,6 +139,7 @@ export const DEFAULT_CONFIG: Omit<LstmDqnConfig, 'network'> = {
   feedbackTrainSteps: 1,
   learnFromLoggedTargets: false,
   slateCredit: 'first',
+  fullInformation: false,
 };
 
 export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig; vocab: ItemVocab } {
@@ -147,6 +154,7 @@ export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig;
   check(config.gamma >= 0 && config.gamma <= 1, 'LstmDqn.gamma', 'a number in [0, 1]', config.gamma);
   check(Number.isInteger(config.nStep) && config.nStep >= 1, 'LstmDqn.nStep', 'an integer >= 1', config.nStep);
   check(config.tau > 0 && config.tau <= 1, 'LstmDqn.tau', 'a number in (0, 1]', config.tau);
+  check(!config.fullInformation || config.nStep === 1, 'LstmDqn.fullInformation', 'nStep 1 (the known reward vector is one step)', config.nStep);
   check(Number.isInteger(config.batchSize) && config.batchSize > 0, 'LstmDqn.batchSize', 'a positive integer', config.batchSize);
   check(config.epsilonDecay === 'linear' || config.epsilonDecay === 'exponential', 'LstmDqn.epsilonDecay', "'linear' or 'exponential'", config.epsilonDecay);
   return { config, vocab: vocab ?? ItemVocab.identity(n) };
@@ -233,6 +241,8 @@ interface StatefulEnv {
 }
 
 const FORMAT = 'rec-lstm-dqn-checkpoint';
+/** Replay `target` value for transitions whose full reward vector is unknown. */
+const UNKNOWN_TARGET = -2;
 const FORMAT_VERSION = 1;
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -245,6 +255,7 @@ type ReplayFields = {
   reward: { size: number };
   nextObs: { size: number };
   discount: { size: number };
+  target: { size: number; type: Int32ArrayConstructor };
 };
 
 export class LstmDqn {
@@ -282,7 +293,7 @@ export class LstmDqn {
     this.adam = new Adam(this.online);
     this.replay = new ReplayBuffer({
       capacity: config.bufferSize,
-      fields: { obs: { size: this.stateSize }, action: { size: 1, type: Int32Array }, reward: { size: 1 }, nextObs: { size: this.stateSize }, discount: { size: 1 } },
+      fields: { obs: { size: this.stateSize }, action: { size: 1, type: Int32Array }, reward: { size: 1 }, nextObs: { size: this.stateSize }, discount: { size: 1 }, target: { size: 1, type: Int32Array } },
       prioritized: config.prioritized,
     });
     this.popularity = new Float64Array(vocab.size);
@@ -345,8 +356,15 @@ export class LstmDqn {
         const best = tf.argMax(qValues(this.online, net, nextObs, { training: false }), 1);
         next = tf.sum(tf.mul(qNextTarget, tf.oneHot(best, net.numActions, 1, 0, 'float32')), 1);
       } else next = tf.max(qNextTarget, 1);
-      return tf.add(tf.tensor1d(batch.reward as Float32Array), tf.mul(tf.tensor1d(batch.discount as Float32Array), next));
+      return tf.mul(tf.tensor1d(batch.discount as Float32Array), next); // discount * Q_target(s', a*)
     });
+    const huber = (d: tf.Tensor) => {
+      // Huber(delta = 1): with m = min(|d|, 1), 0.5 m^2 + (|d| - m).
+      const absd = tf.abs(d);
+      const m = tf.minimum(absd, 1);
+      return tf.add(tf.mul(tf.square(m), 0.5), tf.sub(absd, m));
+    };
+    const full = c.fullInformation && (batch.target as Int32Array).some((t) => t >= -1);
     let tdAbs: tf.Tensor | null = null;
     const loss = tf.tidy(() => {
       const obs = tf.tensor3d(batch.obs as Float32Array, shape);
@@ -354,13 +372,23 @@ export class LstmDqn {
       const isWeights = tf.tensor1d(weights);
       const varList = Object.values(this.online);
       const { value, grads } = tf.variableGrads(() => {
-        const qa = actionValues(this.online, net, obs, actions, { training: true, seed }); // Q(s, a) of the taken actions
-        const absd = tf.abs(tf.sub(qa, target));
-        if (this.replay.prioritized) tdAbs = tf.keep(absd);
-        // Huber(delta = 1): with m = min(|d|, 1), 0.5 m^2 + (|d| - m).
-        const m = tf.minimum(absd, 1);
-        const huber = tf.add(tf.mul(tf.square(m), 0.5), tf.sub(absd, m));
-        return tf.mean(tf.mul(huber, isWeights)) as tf.Scalar;
+        const y = tf.add(tf.tensor1d(batch.reward as Float32Array), target);
+        let perRow: tf.Tensor;
+        if (!full) {
+          const qa = actionValues(this.online, net, obs, actions, { training: true, seed }); // Q(s, a) of the taken actions
+          perRow = huber(tf.sub(qa, y));
+        } else {
+          // Full information (logged replay): every action's reward is known, [a == purchased item], so rows with a
+          // known target regress the whole Q row toward onehot(target) + discount * next; other rows the taken action.
+          const q = qValues(this.online, net, obs, { training: true, seed });
+          const tgt = tf.tensor1d(batch.target as Int32Array, 'int32');
+          const yFull = tf.add(tf.oneHot(tgt, net.numActions, 1, 0, 'float32'), tf.reshape(target, [B, 1]));
+          const rowFull = tf.mean(huber(tf.sub(q, yFull)), 1);
+          const qa = tf.sum(tf.mul(q, tf.oneHot(actions, net.numActions, 1, 0, 'float32')), 1);
+          perRow = tf.where(tf.greaterEqual(tgt, -1), rowFull, huber(tf.sub(qa, y)));
+        }
+        if (this.replay.prioritized) tdAbs = tf.keep(perRow);
+        return tf.mean(tf.mul(perRow, isWeights)) as tf.Scalar;
       }, varList);
       const named: Record<string, tf.Tensor> = {};
       for (const [vn, g] of Object.entries(grads)) named[this.varNames.get(vn)!] = g;
@@ -516,6 +544,7 @@ export class LstmDqn {
         reward: f.rewards[i],
         nextObs: f.nextObs.subarray(i * this.stateSize, (i + 1) * this.stateSize),
         discount: f.dones[i] ? 0 : g,
+        target: UNKNOWN_TARGET,
       });
       stored++;
     }
@@ -653,6 +682,7 @@ export class LstmDqn {
     const qObs = Array.from({ length: B }, () => new Float32Array(n * S));
     const qAct = Array.from({ length: B }, () => new Int32Array(n));
     const qRew = Array.from({ length: B }, () => new Float32Array(n));
+    const qTgt = Array.from({ length: B }, () => new Int32Array(n));
     const qLen = new Int32Array(B);
     const emit = (b: number, nextObs: Float32Array, terminal: boolean) => {
       // Oldest entry: return sum_j gamma^j r_j over the queue, bootstrap gamma^len (0 when terminal).
@@ -665,10 +695,12 @@ export class LstmDqn {
         reward: ret,
         nextObs: nextObs.subarray(b * S, (b + 1) * S),
         discount: terminal ? 0 : Math.pow(c.gamma, len),
+        target: len === 1 ? qTgt[b][0] : UNKNOWN_TARGET,
       });
       qObs[b].copyWithin(0, S, len * S);
       qAct[b].copyWithin(0, 1, len);
       qRew[b].copyWithin(0, 1, len);
+      qTgt[b].copyWithin(0, 1, len);
       qLen[b]--;
     };
     try {
@@ -703,17 +735,19 @@ export class LstmDqn {
               for (let j = 0; j < slate; j++) {
                 const item = actions[b * slate + j];
                 if (item === a) continue;
-                this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: item, reward: item === targetIdx && r > 0 ? 1 : 0, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma });
+                this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: item, reward: item === targetIdx && r > 0 ? 1 : 0, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma, target: UNKNOWN_TARGET });
               }
             }
             if (c.learnFromLoggedTargets && targetIdx >= 0 && !(r > 0 && a === targetIdx)) {
               // The logged next purchase, as a rewarded one-step transition (learning from the log, as in the paper).
-              this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: targetIdx, reward: 1, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma });
+              this.replay.add({ obs: obs.subarray(b * S, (b + 1) * S), action: targetIdx, reward: 1, nextObs: res.obs.subarray(b * S, (b + 1) * S), discount: res.done[b] ? 0 : c.gamma, target: UNKNOWN_TARGET });
             }
             const l = qLen[b];
             qObs[b].set(obs.subarray(b * S, (b + 1) * S), l * S);
             qAct[b][l] = a;
             qRew[b][l] = r;
+            // Vocabulary index of the step's purchase (-1: none or out of vocabulary), when the env names it.
+            qTgt[b][l] = target ? (target[b] >= 0 ? targetIdx : -1) : UNKNOWN_TARGET;
             qLen[b] = l + 1;
             if (res.done[b]) {
               while (qLen[b] > 0) emit(b, res.obs, true);
