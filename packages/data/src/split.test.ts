@@ -65,6 +65,17 @@ describe('temporalSplit', () => {
     expect(Array.from(s.train)).toEqual([3, 4, 5, 6, 7, 8, 9]);
     expect(Array.from(s.test)).toEqual([0, 1, 2]);
   });
+
+  it('the histogram and the sorting quantile agree (wide and narrow time ranges)', () => {
+    for (const spread of [50, 1e9]) {
+      const rng = new Rng(5);
+      const n = 999;
+      const ts = Int32Array.from({ length: n }, () => 1e9 + Math.floor(rng.next() * spread));
+      const log: InteractionLog = { numRows: n, user: new Int32Array(n), item: new Int32Array(n), category: new Int32Array(n), behavior: new Uint8Array(n), timestamp: ts };
+      const s = temporalSplit(log, { trainRatio: 0.3 });
+      expect(s.cutoff).toBe(ts.slice().sort()[Math.floor(0.3 * n)]);
+    }
+  });
 });
 
 describe('leaveLastOut', () => {

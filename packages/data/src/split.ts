@@ -42,6 +42,26 @@ function indicesWhere(n: number, pred: (i: number) => boolean): { yes: Int32Arra
   return { yes, no };
 }
 
+/** The k-th smallest value (0-based): a histogram when the range is small (9 days of seconds), else a sorted copy. */
+function kthSmallest(a: Int32Array, k: number): number {
+  let min = a[0];
+  let max = a[0];
+  for (let i = 1; i < a.length; i++) {
+    if (a[i] < min) min = a[i];
+    else if (a[i] > max) max = a[i];
+  }
+  const range = max - min + 1;
+  if (range > 4 * a.length + 1024) return a.slice().sort()[k];
+  const counts = new Int32Array(range);
+  for (let i = 0; i < a.length; i++) counts[a[i] - min]++;
+  let seen = 0;
+  for (let v = 0; v < range; v++) {
+    seen += counts[v];
+    if (seen > k) return v + min;
+  }
+  return max;
+}
+
 /**
  * Global temporal split: the cutoff is the timestamp at the `trainRatio` quantile of all rows; train is every row
  * strictly before it, test every row at or after it. Rows sharing a timestamp stay on one side, so the train share
@@ -53,9 +73,8 @@ export function temporalSplit(log: InteractionLog, options: { trainRatio?: numbe
   if (!(ratio > 0 && ratio < 1)) throw new InvalidArgumentError('invalid option', { where: 'temporalSplit.trainRatio', expected: 'a number in (0, 1)', got: ratio });
   const n = log.numRows;
   if (n === 0) return { train: new Int32Array(0), test: new Int32Array(0), cutoff: 0 };
-  const sorted = log.timestamp.slice().sort();
-  const cutoff = sorted[Math.min(n - 1, Math.floor(ratio * n))];
   const T = log.timestamp;
+  const cutoff = kthSmallest(T, Math.min(n - 1, Math.floor(ratio * n)));
   const { yes, no } = indicesWhere(n, (i) => T[i] < cutoff);
   return { train: yes, test: no, cutoff };
 }
