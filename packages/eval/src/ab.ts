@@ -324,6 +324,11 @@ export interface SequentialState {
   mixingVariance: number;
 }
 
+/** One look of a sequential test as a point for `abOverTimeSpec` (the interval is the confidence sequence). */
+export function sequentialPoint(t: number | string, s: SequentialState): { t: number | string; estimate: number; lo: number; hi: number; pValue: number } {
+  return { t, estimate: s.estimate, lo: s.ci.lo, hi: s.ci.hi, pValue: s.pValue };
+}
+
 /**
  * A two-arm mixture SPRT for a difference in means (or proportions: feed 0/1 values). Feed observations as they
  * arrive with `observe`; read `state()` after any of them. Variances are plugged in from the running sample

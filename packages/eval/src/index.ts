@@ -25,6 +25,7 @@ export {
   msprtLikelihoodRatio,
   msprtHalfWidth,
   MixtureSequentialTest,
+  sequentialPoint,
 } from './ab.js';
 export type {
   ProportionArm,
@@ -46,7 +47,7 @@ export { randomScorer, mostPopularScorer, recentPopularScorer, itemKnnScorer } f
 export type { Scorer, PopularityOptions, RecentPopularOptions, ItemKnnOptions } from './baselines.js';
 export { evaluatePolicy } from './evaluate.js';
 export type { OfflineEvalOptions, OfflineEvalResult, OnlineEvalOptions, OnlineEvalResult, EvalResult } from './evaluate.js';
-export { trainingCurvesSpec, metricComparisonSpec, abOverTimeSpec, renderSvg, svgToPng, savePlot } from './plots.js';
+export { trainingPointsFromJsonl, trainingCurvesSpec, metricComparisonSpec, abOverTimeSpec, renderSvg, svgToPng, savePlot } from './plots.js';
 export type { VegaLiteSpec, TrainingPoint, MetricPoint, AbPoint, PngOptions } from './plots.js';
 export { REPORT_METRICS, offlineRows, markdownTable, offlineMarkdown, onlineMarkdown, writeOfflineReport } from './report.js';
 export type { ReportMetric, MetricRow, OfflineReportOptions } from './report.js';

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { trainingCurvesSpec, metricComparisonSpec, abOverTimeSpec, renderSvg, svgToPng, savePlot } from './plots.js';
+import { trainingPointsFromJsonl, trainingCurvesSpec, metricComparisonSpec, abOverTimeSpec, renderSvg, svgToPng, savePlot } from './plots.js';
+import { Rng } from '@rec/core';
+import { MixtureSequentialTest, sequentialPoint } from './ab.js';
 import { decodePng, pixelVariance, inkShare } from './png.testutil.js';
 
 const LONG = 'lstm-dqn (paper config, 10k items, seed 7, excluding seen items)';
@@ -51,8 +53,16 @@ describe('plots render to SVG and PNG', () => {
     await checkRender(metricComparisonSpec(pts), [LONG, 'precision', 'most-popular']);
   });
 
-  it('A/B over time', async () => {
-    const pts = Array.from({ length: 30 }, (_, t) => ({ t, estimate: 0.01 + 0.02 / (t + 1), lo: -0.05 / Math.sqrt(t + 1), hi: 0.07 / Math.sqrt(t + 1), pValue: Math.max(0.01, 1 - t / 25) }));
+  it('A/B over time (a real mixture-SPRT run: estimate, confidence sequence, always-valid p)', async () => {
+    const rng = new Rng(5);
+    const seq = new MixtureSequentialTest({ alpha: 0.05, tau: 0.03 });
+    const pts = [];
+    for (let look = 0; look < 60; look++) {
+      seq.observe(0, Float64Array.from({ length: 100 }, () => (rng.next() < 0.1 ? 1 : 0)));
+      const s = seq.observe(1, Float64Array.from({ length: 100 }, () => (rng.next() < 0.13 ? 1 : 0)));
+      pts.push(sequentialPoint(look + 1, s));
+    }
+    // (looks before the 20-per-arm warm-up would carry infinite bounds; abOverTimeSpec drops those as null)
     await checkRender(abOverTimeSpec(pts), ['p-value', 'difference (B - A)']);
   });
 
@@ -66,6 +76,21 @@ describe('plots render to SVG and PNG', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('reads RunLogger JSON lines (CleanRL names), counting bad lines', () => {
+    const text = [
+      '{"step":10,"time":1,"charts/episodic_return":1.5,"losses/td_loss":0.9,"charts/epsilon":0.8}',
+      'not json',
+      '{"step":20,"time":2,"charts/episodic_return":2.5,"losses/td_loss":null,"charts/epsilon":0.6}',
+      '',
+    ].join('\n');
+    const { points, skipped } = trainingPointsFromJsonl(text, 'a');
+    expect(skipped).toEqual([2]);
+    expect(points).toEqual([
+      { episode: 10, reward: 1.5, loss: 0.9, epsilon: 0.8, run: 'a' },
+      { episode: 20, reward: 2.5, loss: undefined, epsilon: 0.6, run: 'a' },
+    ]);
   });
 
   it('rejects empty data with a RecError', () => {

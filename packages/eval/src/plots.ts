@@ -69,6 +69,35 @@ export function trainingCurvesSpec(points: TrainingPoint[], title = 'Training cu
   });
 }
 
+/**
+ * Training points from RunLogger metrics JSON lines (`{ step, ...values }` per line, CleanRL names): reward from
+ * `charts/episodic_return`, loss from the first of `losses/td_loss`, `losses/qf_loss`, `losses/loss`, epsilon from
+ * `charts/epsilon`; episode = `step`. Lines that do not parse are counted in `skipped`, not fatal.
+ */
+export function trainingPointsFromJsonl(text: string, run?: string): { points: TrainingPoint[]; skipped: number[] } {
+  const points: TrainingPoint[] = [];
+  const skipped: number[] = [];
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      skipped.push(i + 1);
+      return;
+    }
+    const episode = num(o.step);
+    if (episode === undefined) {
+      skipped.push(i + 1);
+      return;
+    }
+    const loss = num(o['losses/td_loss']) ?? num(o['losses/qf_loss']) ?? num(o['losses/loss']);
+    points.push({ episode, reward: num(o['charts/episodic_return']), loss, epsilon: num(o['charts/epsilon']), run });
+  });
+  return { points, skipped };
+}
+
 export interface MetricPoint {
   policy: string;
   metric: string;
