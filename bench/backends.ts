@@ -64,7 +64,8 @@ async function timeMs(fn: () => Promise<unknown>, n: number, warmup = 1): Promis
   return median(t);
 }
 
-const NET = paperNetwork(ITEMS);
+// Quick mode shrinks the network too (the cpu backend takes seconds per paper-sized step).
+const NET = paperNetwork(ITEMS, quick ? { hidden: 32, mlp: [64, 32] } : {});
 const S = NET.seqLen * NET.featureDim;
 const data = (() => {
   const rng = new Rng('bench-backends');
@@ -172,7 +173,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 
 async function main() {
   console.log(`backends benchmark | tfjs-core ${tf.version_core} | ${quick ? 'QUICK sizes' : 'full sizes'} | median of ${reps}`);
-  console.log(`LSTM-DQN paper network: ${countParameters(networkParamShapes(NET)).toLocaleString()} parameters, ${ITEMS} items; TD3: ${JSON.stringify(TD3_SIZE) === '{}' ? 'defaults (69 -> 512-512-256, batch 512)' : 'quick (64-64, batch 64)'}`);
+  console.log(`LSTM-DQN ${quick ? 'paper layout, scaled down' : 'paper network'}: ${countParameters(networkParamShapes(NET)).toLocaleString()} parameters, ${ITEMS} items; TD3: ${JSON.stringify(TD3_SIZE) === '{}' ? 'defaults (69 -> 512-512-256, batch 512)' : 'quick (64-64, batch 64)'}`);
   const results: Record<string, Record<string, Row>> = {};
   const devices: Record<string, string> = {};
   for (const b of backends) {
