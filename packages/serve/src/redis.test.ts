@@ -130,7 +130,7 @@ describe.skipIf(missing !== null)('rec-serve with a real Redis', () => {
       expect(r.status).toBe(200);
       expect(r.body.cached).toBe(false);
       expect(ids(r)).toEqual([78, 79]);
-      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(Date.now() - t0).toBeLessThan(2000); // bounded by the 50 ms Redis command deadline, not hung
     } finally {
       process.kill(pid, 'SIGCONT');
     }

@@ -303,10 +303,13 @@ describe('rec-serve over HTTP (embedded cache)', () => {
 
   it('finishes in-flight requests on graceful shutdown', async () => {
     const slowDir = tmpDir();
-    const s2 = await createServer({ port: 0, logPath: join(slowDir, 'e.jsonl'), recommenders: { default: new NextItemsRecommender('v1', 1, 120) }, timeoutMs: 1000 });
+    const slow = new NextItemsRecommender('v1', 1, 300);
+    const s2 = await createServer({ port: 0, logPath: join(slowDir, 'e.jsonl'), recommenders: { default: slow }, timeoutMs: 5000 });
     const b2 = await s2.listen();
+    const callsBefore = slow.calls; // validation made one call
     const inflight = getJson(b2, '/recommendations/x?k=2');
-    await new Promise((r) => setTimeout(r, 30));
+    // close only once the request is inside the model call
+    while (slow.calls === callsBefore) await new Promise((r) => setTimeout(r, 2));
     const closed = s2.close();
     const r = await inflight;
     expect(r.status).toBe(200);
