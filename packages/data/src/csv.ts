@@ -47,6 +47,11 @@ export interface CsvLayout {
   /** Fields per row; rows with another count are rejected as `field-count`. */
   fields: number;
   user: number;
+  /**
+   * When the user field is one of `missing` (e.g. DIGINETICA's `NA`), take the user from `column` instead, plus
+   * `offset` (default 0) to keep the two id spaces apart. The caller picks an offset above the largest real user id.
+   */
+  userFallback?: { column: number; missing: readonly string[]; offset?: number };
   item: number;
   /** A column index, or a constant for files without categories. */
   category: number | { constant: number };
@@ -210,6 +215,12 @@ export function validateLayout(layout: CsvLayout, where = 'CsvLayout'): void {
     if (!Number.isInteger(c) || (c as number) < 0 || (c as number) >= layout.fields) bad(key, `a column index in [0, ${layout.fields - 1}]`, c);
   };
   col('user', layout.user);
+  if (layout.userFallback !== undefined) {
+    const f = layout.userFallback;
+    col('userFallback.column', f?.column);
+    if (!Array.isArray(f.missing) || f.missing.length === 0 || !f.missing.every((m) => typeof m === 'string')) bad('userFallback.missing', 'a non-empty array of strings', f.missing);
+    if (f.offset !== undefined && !(Number.isInteger(f.offset) && f.offset >= 0 && f.offset <= INT32_MAX)) bad('userFallback.offset', 'an integer in [0, 2^31 - 1]', f.offset);
+  }
   col('item', layout.item);
   if (typeof layout.category === 'number') col('category', layout.category);
   else if (typeof layout.category !== 'object' || !Number.isInteger(layout.category?.constant))
@@ -245,6 +256,7 @@ export function isUserBehaviorLayout(layout: CsvLayout): boolean {
     layout.delimiter === ',' &&
     layout.fields === 5 &&
     layout.user === 0 &&
+    layout.userFallback === undefined &&
     layout.item === 1 &&
     layout.category === 2 &&
     b.kind === 'names' &&
@@ -445,6 +457,7 @@ export class RowParser {
   private readonly tracker: IngestTracker | null;
   /** Fewest bytes of a row that can be kept: delimiters, one byte per mapped column, the newline. */
   private readonly minRowBytes: number;
+  private readonly missingUser: Uint8Array[];
   private detail = '';
   // Scratch outputs of parseGeneric.
   private oUser = 0;
@@ -465,7 +478,10 @@ export class RowParser {
     if (typeof layout.category === 'number') mapped.add(layout.category);
     if (layout.behavior.kind !== 'constant') mapped.add(layout.behavior.column);
     if (layout.timestamp.addColumn !== undefined) mapped.add(layout.timestamp.addColumn);
-    this.minRowBytes = layout.fields - 1 + mapped.size + 1;
+    if (layout.userFallback) mapped.add(layout.userFallback.column);
+    // A fallback-eligible user field may be empty (when "" is a missing token): one byte less.
+    this.minRowBytes = Math.max(1, layout.fields - 1 + mapped.size + 1 - (layout.userFallback ? 1 : 0));
+    this.missingUser = (layout.userFallback?.missing ?? []).map((m) => Buffer.from(m, 'latin1'));
     this.fast = !opts.forceGeneric && isUserBehaviorLayout(layout);
     this.headerPending = layout.header !== false;
     this.delim = layout.delimiter.charCodeAt(0);
@@ -948,9 +964,22 @@ export class RowParser {
       this.detail = `expected ${nf} fields separated by "${L.delimiter}", got ${k + 1}`;
       return R_FIELDS;
     }
-    let r = this.readId(buf, fs[L.user], fe[L.user], 'user');
-    if (r !== R_OK) return r;
-    this.oUser = this.idValue;
+    let r: number;
+    const fb = L.userFallback;
+    if (fb !== undefined && this.missingUser.some((m) => bytesEqual(buf, fs[L.user], fe[L.user], m))) {
+      r = this.readId(buf, fs[fb.column], fe[fb.column], 'user (fallback column)');
+      if (r !== R_OK) return r;
+      const v = this.idValue + (fb.offset ?? 0);
+      if (v > INT32_MAX) {
+        this.detail = `fallback user id ${this.idValue} + offset ${fb.offset} exceeds int32 (${INT32_MAX})`;
+        return R_RANGE;
+      }
+      this.oUser = v;
+    } else {
+      r = this.readId(buf, fs[L.user], fe[L.user], 'user');
+      if (r !== R_OK) return r;
+      this.oUser = this.idValue;
+    }
     r = this.readId(buf, fs[L.item], fe[L.item], 'item');
     if (r !== R_OK) return r;
     this.oItem = this.idValue;
@@ -1063,6 +1092,12 @@ export class RowParser {
     this.oTs = secs;
     return R_OK;
   }
+}
+
+function bytesEqual(buf: Uint8Array, a: number, z: number, m: Uint8Array): boolean {
+  if (z - a !== m.length) return false;
+  for (let j = 0; j < m.length; j++) if (buf[a + j] !== m[j]) return false;
+  return true;
 }
 
 function latin1(buf: Uint8Array, a: number, z: number): string {

@@ -108,6 +108,20 @@ describeData('real samples (exact counts from ../shared/data/README.md, items an
     // Row 1: "1;NA;81766;526309;2016-05-09": 2016-05-09 00:00 UTC = 1462752000, + floor(526309 / 1000) = 526 s.
     expect([log.user[0], log.item[0], log.timestamp[0]]).toEqual([1, 81766, 1462752000 + 526]);
   });
+
+  it('DIGINETICA with user_id, falling back to the session (offset 10M) where user_id is NA: 2,994 users (awk)', async () => {
+    // awk: 7,681 NA rows in the NA sessions plus 1,270 distinct real user ids -> 2,994 distinct users; the largest real
+    // user id is 231,213 and the largest session 3,999, so offset 10,000,000 cannot collide.
+    const layout: CsvLayout = { ...presets.diginetica.layout, user: 1, userFallback: { column: 0, missing: ['NA'], offset: 10_000_000 } };
+    const { log, report } = await readInteractions(join(dataDir, 'diginetica-sample', 'train-item-views.csv'), { layout });
+    expect(report.rejected.total).toBe(0);
+    expect(report.parser).toBe('generic');
+    expect(distinct(log.user)).toBe(2994);
+    expect(log.user[0]).toBe(10_000_001); // session 1, user NA
+    let na = 0;
+    for (const u of log.user) if (u >= 10_000_000) na++;
+    expect(na).toBe(7681);
+  });
 });
 
 describe('round trip with the synthetic generator', () => {
