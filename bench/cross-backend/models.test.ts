@@ -37,18 +37,20 @@ function lstmRun(): tf.Tensor[] {
     batchSize: LSTM.batch,
     bufferSize: 256,
     learningStarts: LSTM.batch,
+    feedbackTrainSteps: 0,
     seed: 11,
   });
   try {
     const rng = new Rng('cross-backend-lstm');
     const S = LSTM.seqLen * LSTM.featureDim;
     const n = 128;
-    agent.replay.addBatch({
+    // Through the public feedback path (feedbackTrainSteps: 0 stores without training; the step is taken below).
+    agent.updateFromFeedback({
       obs: rng.fillNormal(new Float32Array(n * S)) as Float32Array,
-      action: Int32Array.from({ length: n }, () => rng.int(LSTM.items)),
-      reward: Float32Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)),
+      items: Int32Array.from({ length: n }, () => rng.int(LSTM.items)),
+      rewards: Float32Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)),
       nextObs: rng.fillNormal(new Float32Array(n * S)) as Float32Array,
-      discount: new Float32Array(n).fill(0.9),
+      dones: Uint8Array.from({ length: n }, () => (rng.next() < 0.1 ? 1 : 0)),
     });
     const probe = rng.fillNormal(new Float32Array(8 * S)) as Float32Array;
     const qBefore = agent.qValues(probe);
