@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@rec/core';
-import { fullRankingTopK } from './fullrank.js';
+import { fullRankingTopK, embeddingScorer } from './fullrank.js';
 import { csrFromArrays } from './metrics.js';
 
 describe('fullRankingTopK', () => {
@@ -17,6 +17,14 @@ describe('fullRankingTopK', () => {
     const it = Float32Array.from([1, 0, 0, 2, 3, 0, 1, 1]);
     expect(Array.from(fullRankingTopK(u, it, 2, 2))).toEqual([2, 0, 1, 3]);
     expect(Array.from(fullRankingTopK(u, it, 2, 2, { exclude: csrFromArrays([[], [1]]) }))).toEqual([2, 0, 3, 0]);
+  });
+
+  it('embeddingScorer maps units to user rows and passes exclusions', () => {
+    // same embeddings as above; units [0, 1] -> user rows [1, 0]
+    const u = Float32Array.from([1, 0, 0, 1]);
+    const it = Float32Array.from([1, 0, 0, 2, 3, 0, 1, 1]);
+    const s = embeddingScorer('mf', u, it, 2, Int32Array.from([1, 0]));
+    expect(Array.from(s.scoreUsers(Int32Array.from([0, 1]), 2, csrFromArrays([[1], []])))).toEqual([3, 0, 2, 0]);
   });
 
   it('matches a brute-force ranking across blocks and leaks no tensors', () => {

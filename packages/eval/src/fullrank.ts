@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { check, ShapeError } from '@rec/core';
 import type { ItemsCsr } from './metrics.js';
 import { TopK } from './topk.js';
+import type { Scorer } from './baselines.js';
 
 export interface FullRankingOptions {
   /** Items per user to exclude (CSR aligned with the user rows). */
@@ -58,4 +59,22 @@ export function fullRankingTopK(
     itemsT.dispose();
   }
   return out;
+}
+
+/**
+ * A Scorer for embedding models (matrix factorisation, two-tower, a TD3 actor's item space): unit i is scored with
+ * the user row `unitUser[i]` of `userEmb` by inner product over the full catalogue.
+ */
+export function embeddingScorer(name: string, userEmb: Float32Array, itemEmb: Float32Array, dim: number, unitUser: Int32Array): Scorer {
+  return {
+    name,
+    scoreUsers(units, k, exclude) {
+      const u = new Float32Array(units.length * dim);
+      for (let i = 0; i < units.length; i++) {
+        const row = unitUser[units[i]];
+        u.set(userEmb.subarray(row * dim, (row + 1) * dim), i * dim);
+      }
+      return fullRankingTopK(u, itemEmb, dim, k, { exclude });
+    },
+  };
 }

@@ -53,5 +53,5 @@ export { REPORT_METRICS, offlineRows, markdownTable, offlineMarkdown, onlineMark
 export type { ReportMetric, MetricRow, OfflineReportOptions } from './report.js';
 export { trainGru4Rec, GRU4REC_DEFAULTS } from './gru4rec.js';
 export type { Gru4RecConfig, Gru4RecScorer } from './gru4rec.js';
-export { fullRankingTopK } from './fullrank.js';
+export { fullRankingTopK, embeddingScorer } from './fullrank.js';
 export type { FullRankingOptions } from './fullrank.js';
