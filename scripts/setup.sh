@@ -48,11 +48,21 @@ build_all() {
 # configured is reused). Idempotent: does nothing when the suite is already listed or the file is not there.
 ensure_backports() {
   local src=/etc/apt/sources.list.d/debian.sources
-  [ -f "$src" ] || { echo "no $src: enable bookworm-backports by hand" >&2; return 1; }
+  if [ ! -f "$src" ]; then
+    # Older one-line format: reuse the main archive's URI from sources.list for a backports line.
+    grep -rqsE '^deb .* bookworm-backports ' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+    local uri
+    uri="$(awk '$1 == "deb" && $3 == "bookworm" { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)"
+    [ -n "$uri" ] || { echo "no $src and no bookworm line in sources.list: enable bookworm-backports by hand" >&2; return 1; }
+    log "enabling bookworm-backports (sources.list.d/bookworm-backports.list)"
+    echo "deb $uri bookworm-backports main" | as_root tee /etc/apt/sources.list.d/bookworm-backports.list >/dev/null
+    APT_UPDATED=0
+    return 0
+  fi
   grep -qE '^Suites:.*\bbookworm-backports\b' "$src" && return 0
   log "enabling bookworm-backports in $src"
-  # Only the first Suites line (the main archive, not the security one) gets the backports suite.
-  as_root sed -i '0,/^Suites: bookworm\b/s//Suites: bookworm bookworm-backports/' "$src"
+  # Only the main archive's entry (`Suites: bookworm ...`, not `bookworm-security`) gets the backports suite.
+  as_root sed -E -i '0,/^Suites: bookworm( |$)/s//Suites: bookworm bookworm-backports\1/' "$src"
   APT_UPDATED=0
 }
 
