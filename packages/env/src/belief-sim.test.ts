@@ -57,10 +57,12 @@ describe('UserBeliefSim rewards', () => {
     expect(up.info.accepted[0]).toBe(1);
     expect(up.reward[0]).toBeCloseTo(10, 3);
     expect(up.info.improvement[0]).toBeCloseTo(0.01, 6);
+    expect(up.info.improved[0]).toBe(1);
     // item 1 sits at distance 5 and the baseline is 0: p = 0, nothing accepted, nothing changes, reward 0.
     const none = tinyWorld([0.002, 0], [0.5, 0.5]).step(toItem1);
     expect(none.info.accepted[0]).toBe(0);
     expect(none.reward[0]).toBe(0);
+    expect(none.info.improved[0]).toBe(0);
     // At optimal [0.6, 0.4]: accept item 0 -> [0.61, 0.4], sum 1.01 -> /1.01 = [0.60396, 0.39604] -> cap 0.6:
     // distance goes 0 -> 0.4 - 0.4/1.01 = 0.0039604, reward 1000 * -0.0039604 (good-state maintenance switched off).
     const away = tinyWorld([0.6, 0.4], [0.6, 0.4], { goodStateDistance: 0 }).step(toItem0);

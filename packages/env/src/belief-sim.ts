@@ -318,7 +318,8 @@ export class UserBeliefSim {
   /**
    * One round for `users` with actions `[users.length * dim]`. Users whose episode already ended are frozen:
    * reward 0, done 1, `info.active` 0. info: `items`/`accepted` `[n * slateSize]` (RL list first), `improvement`
-   * and `distance` (L1 to optimal after the round) `[n]`, `active` `[n]`.
+   * and `distance` (L1 to optimal after the round) `[n]`, `improved` `[n]` (1 when closer to optimal than at the
+   * episode start), `active` `[n]`.
    */
   stepUsers(users: Int32Array, actions: Float32Array): StepResult {
     const n = users.length;
@@ -340,6 +341,7 @@ export class UserBeliefSim {
     const active = new Uint8Array(n);
     const improvement = new Float32Array(n);
     const distance = new Float32Array(n);
+    const improved = new Uint8Array(n);
 
     // 1. Match actions to the RL list.
     const rl = new Int32Array(n * K);
@@ -352,6 +354,7 @@ export class UserBeliefSim {
       if (this.round[u] >= cfg.roundsPerEpisode) {
         done[i] = 1;
         distance[i] = this.distanceToOptimal(u);
+        improved[i] = distance[i] < this.startDistance[u] - 1e-9 ? 1 : 0;
         continue;
       }
       active[i] = 1;
@@ -397,11 +400,12 @@ export class UserBeliefSim {
       const dAfter = this.distanceToOptimal(u);
       improvement[i] = dBefore - dAfter;
       distance[i] = dAfter;
+      improved[i] = dAfter < this.startDistance[u] - 1e-9 ? 1 : 0;
       reward[i] = this.roundReward(u, dBefore, dAfter, nAccepted / S, exploring);
       this.round[u]++;
       done[i] = this.round[u] >= cfg.roundsPerEpisode ? 1 : 0;
     }
-    return { obs: this.observe(users), reward, done, info: { items, accepted, improvement, distance, active } };
+    return { obs: this.observe(users), reward, done, info: { items, accepted, improvement, distance, improved, active } };
   }
 
   /** Clamp at 0, renormalise when the sum exceeds 1, cap at the optimal belief. */
