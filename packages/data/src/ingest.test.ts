@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readArrowFile, tableToLog } from './arrow.js';
-import { USER_BEHAVIOR_WINDOW } from './csv.js';
+import { presets, USER_BEHAVIOR_WINDOW } from './csv.js';
 import { describeDataset, datasetStats, ingest, scanDuplicates } from './ingest.js';
 import { Rng } from '@rec/core';
 import { gzipSync } from 'node:zlib';
@@ -97,6 +97,14 @@ describe('duplicates and cleaning', () => {
     expect(Array.from(shuffled.duplicateMask!)).toEqual([0, 0, 1, 0, 1, 0, 1, 0]);
     // window [100, 100]: rows at 101 are out: rows 6, 5, 4, 7 -> 4 rows
     expect(shuffled.outOfWindow).toBe(4);
+  });
+
+  it('a custom layout without a preset gets no cleaning and no window by default', async () => {
+    const p = write('custom-layout.csv', '1;10;5;pv;100\n1;10;5;pv;100\n');
+    const r = await ingest(p, { cache: false, layout: { ...presets.userBehavior.layout, delimiter: ';' } });
+    expect(r.report).toMatchObject({ cleaned: false, window: null, duplicates: 1, outOfWindow: 0, rowsKept: 2, parser: 'generic' });
+    const withPreset = await ingest(p, { cache: false, preset: 'userBehavior', layout: { ...presets.userBehavior.layout, delimiter: ';' } });
+    expect(withPreset.report).toMatchObject({ cleaned: true, outOfWindow: 2, rowsKept: 0 });
   });
 
   it('clean drops duplicates and out-of-window rows; the report counts them either way', async () => {

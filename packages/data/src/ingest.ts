@@ -18,7 +18,7 @@ export interface IngestOptions extends ReadOptions {
    * `window`. Default: the preset's (on for `userBehavior`, off for the others). Counts are reported either way.
    */
   clean?: boolean;
-  /** Time window in Unix seconds (inclusive), or null for none. Default: the preset's. */
+  /** Time window in Unix seconds (inclusive), or null for none. Default: the preset's (none when only `layout` is given). */
   window?: TimeWindow | null;
   /**
    * Dense id order. `first-seen` (default): order of first appearance in the file (rows later dropped by cleaning
@@ -250,8 +250,10 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
   const where = `ingest(${path})`;
   const preset = resolvePreset(options.preset, `${where}.preset`);
   const layout = options.layout ?? preset.layout;
-  const clean = options.clean ?? preset.clean;
-  const window = options.window === undefined ? preset.window : options.window;
+  // A custom layout without a preset says nothing about the dataset: no cleaning and no window unless asked for.
+  const customOnly = options.layout !== undefined && options.preset === undefined;
+  const clean = options.clean ?? (customOnly ? false : preset.clean);
+  const window = options.window === undefined ? (customOnly ? null : preset.window) : options.window;
   if (window !== null && !(Number.isInteger(window.start) && Number.isInteger(window.end) && window.start <= window.end)) {
     throw new InvalidArgumentError('invalid option', { where: `${where}.window`, expected: '{ start, end } integer Unix seconds with start <= end, or null', got: window });
   }
