@@ -170,8 +170,13 @@ async function makeService(redisUrl?: string, model: 'lstm-dqn' | 'popularity' =
     svc.users.record(`c${u}`, (u * 17) % NUM_ITEMS, 0, 1_700_000_000);
   }
   const base = await svc.listen();
-  // fill the cached lists and compile the model's kernels
-  for (let u = 0; u < CACHED_USERS; u += 1) await fetch(`${base}/recommendations/c${u}?k=10`).then((r) => r.text());
+  // fill the cached lists (a fallback answer is not cached: retry until the model answered) and compile the kernels
+  for (let u = 0; u < CACHED_USERS; u += 1) {
+    for (let t = 0; t < 50; t++) {
+      const r = (await fetch(`${base}/recommendations/c${u}?k=10`).then((x) => x.json())) as { fallback: unknown };
+      if (r.fallback === false) break;
+    }
+  }
   return { svc, base };
 }
 
