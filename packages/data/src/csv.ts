@@ -155,6 +155,7 @@ export const REJECT_REASONS = [
   'unknown-behavior',
   'bad-timestamp',
   'truncated-last-line',
+  'line-too-long',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
@@ -511,6 +512,14 @@ export class RowParser {
       if (this.tracker) this.parseFastTracked(buf, p, end);
       else this.parseFast(buf, p, end);
     } else this.parseGenericLines(buf, p, end);
+  }
+
+  /** Counts one line that was too long to keep (only its first bytes are given). */
+  rejectLongLine(head: Uint8Array, maxBytes: number): void {
+    if (this.headerPending) this.headerPending = false;
+    this.line++;
+    this.rowsRead++;
+    this.rejects.add(this.line, 'line-too-long', `the line is longer than ${maxBytes} bytes; skipped to its newline`, latin1(head, 0, Math.min(head.length, 200)));
   }
 
   /** Parses a final line that has no newline. A bad one is rejected as `truncated-last-line`. */

@@ -272,6 +272,18 @@ describe('bad input: counted by reason with line numbers, good rows kept', () =>
     });
   }
 
+  it('a line longer than 1 MiB is skipped and rejected as line-too-long, in the middle and at the end', async () => {
+    const long = 'x'.repeat(1.5 * (1 << 20));
+    const text = `1,10,100,pv,1511544070\n${long}\n2,11,100,pv,1511544071\n${long}`;
+    const { log, report } = await readInteractions(write('long.csv', text), { chunkSize: 1 << 16 });
+    expect(Array.from(log.item)).toEqual([10, 11]);
+    expect(report.rejected.examples.map((e) => [e.line, e.reason])).toEqual([
+      [2, 'line-too-long'],
+      [4, 'line-too-long'],
+    ]);
+    expect(report.rejected.examples[0].text.length).toBeLessThanOrEqual(200);
+  });
+
   it('a malformed last line without newline is rejected as truncated-last-line', async () => {
     const { log, report } = await readInteractions(write('trunc.csv', '1,10,100,pv,1511544070\n1,11,10'));
     expect(log.numRows).toBe(1);

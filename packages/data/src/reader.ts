@@ -11,6 +11,9 @@ import type { Table } from 'apache-arrow';
 import { logToTable } from './arrow.js';
 import type { InteractionLog } from './types.js';
 
+/** Lines longer than this are rejected as `line-too-long` without being held in memory. */
+export const MAX_LINE_BYTES = 1 << 20;
+
 export interface ReadOptions {
   /** A preset (or its name) giving the layout; default `userBehavior`. `layout` overrides the preset's layout. */
   preset?: DatasetPreset | PresetName;
@@ -130,19 +133,37 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
     source.on('error', (e) => gunzip.destroy(e)); // pipe() does not forward read errors
     stream = source.pipe(gunzip);
   }
-  let carry: Buffer | null = null; // the start of a line that continues in the next chunk
+  // The start of a line that continues in the next chunk(s), kept as parts (one concat when the line ends). A line
+  // longer than MAX_LINE_BYTES is not kept: it is skipped to its newline and rejected as `line-too-long`.
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  let oversized = false;
+  const takeCarry = (piece: Buffer) => {
+    if (oversized) return;
+    carry.push(piece);
+    carryLen += piece.length;
+    if (carryLen > MAX_LINE_BYTES) {
+      oversized = true;
+      carry = [Buffer.concat(carry).subarray(0, 200)];
+    }
+  };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       let start = 0;
-      if (carry !== null) {
+      if (carryLen > 0) {
         const nl = chunk.indexOf(10);
         if (nl < 0) {
-          carry = Buffer.concat([carry, chunk]);
+          takeCarry(chunk);
           continue;
         }
-        const joined = Buffer.concat([carry, chunk.subarray(0, nl + 1)]);
-        parser.parseLines(joined, 0, joined.length);
-        carry = null;
+        if (oversized) parser.rejectLongLine(carry[0], MAX_LINE_BYTES);
+        else {
+          const joined = Buffer.concat([...carry, chunk.subarray(0, nl + 1)]);
+          parser.parseLines(joined, 0, joined.length);
+        }
+        carry = [];
+        carryLen = 0;
+        oversized = false;
         start = nl + 1;
       }
       const last = chunk.lastIndexOf(10);
@@ -150,7 +171,7 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
         parser.parseLines(chunk, start, last + 1);
         start = last + 1;
       }
-      if (start < chunk.length) carry = Buffer.from(chunk.subarray(start));
+      if (start < chunk.length) takeCarry(Buffer.from(chunk.subarray(start)));
     }
   } catch (e) {
     stream.destroy();
@@ -159,7 +180,13 @@ export async function streamParse(path: string, options: ReadOptions, tracker: I
     }
     throw e;
   }
-  if (carry !== null) parser.parseLastLine(carry, 0, carry.length);
+  if (carryLen > 0) {
+    if (oversized) parser.rejectLongLine(carry[0], MAX_LINE_BYTES);
+    else {
+      const last = Buffer.concat(carry);
+      parser.parseLastLine(last, 0, last.length);
+    }
+  }
 
   const cols = out.finish();
   const numRows = cols.user.length;
