@@ -154,7 +154,7 @@ export class UserBeliefSim {
   /** Episodes started per user (feeds the acceptance draws). */
   readonly episode: Int32Array;
   /** L1 distance to optimal at each user's episode start. */
-  readonly startDistance: Float32Array;
+  readonly startDistance: Float64Array;
   readonly data: Readonly<Required<Omit<BeliefSimData, 'pretrainedLists' | 'userIds'>>> & Pick<BeliefSimData, 'userIds'>;
   private readonly optimalPerUser: boolean;
   private pretrained: Int32Array;
@@ -230,7 +230,7 @@ export class UserBeliefSim {
     this.beliefs = data.initialBeliefs.slice();
     this.round = new Int32Array(nU);
     this.episode = new Int32Array(nU);
-    this.startDistance = new Float32Array(nU);
+    this.startDistance = new Float64Array(nU);
     for (let u = 0; u < nU; u++) this.startDistance[u] = this.distanceToOptimal(u);
     this.pretrainedWidth = data.pretrainedLists ? data.pretrainedLists.length / nU : 2 * cfg.pretrainedListSize;
     this.pretrained = data.pretrainedLists ?? new Int32Array(nU * Math.min(this.pretrainedWidth, nI));
@@ -353,8 +353,9 @@ export class UserBeliefSim {
       const u = users[i];
       if (this.round[u] >= cfg.roundsPerEpisode) {
         done[i] = 1;
-        distance[i] = this.distanceToOptimal(u);
-        improved[i] = distance[i] < this.startDistance[u] - 1e-9 ? 1 : 0;
+        const d = this.distanceToOptimal(u);
+        distance[i] = d;
+        improved[i] = d < this.startDistance[u] - 1e-9 ? 1 : 0;
         continue;
       }
       active[i] = 1;
