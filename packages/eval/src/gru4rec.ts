@@ -10,7 +10,8 @@
  *    matMul, where `tf.gather`'s would need UnsortedSegmentSum (missing on wasm, very slow on cpu). Inference uses gather.
  * 3. GRU (Cho et al. 2014): z = sig(x Wz + h Uz + bz), r = sig(x Wr + h Ur + br), n = tanh(x Wn + r * (h Un) + bn),
  *    h' = (1 - z) * n + z * h; padded steps keep h unchanged (mask).
- * 4. Loss = mean over the batch of -log softmax(h Wo + bo)[target]; Adam; weights from a seeded Rng (Glorot uniform).
+ * 4. Loss = mean over the batch of -log softmax(h Wo + bo)[target]; Adam; weights from a seeded Rng (Glorot uniform);
+ *    the output bias starts at centred log(1 + item count) (`popularityBias`), so training starts from popularity.
  * 5. Tensors are created and freed inside this file (`tf.tidy`, `dispose`); the boundary is typed arrays.
  * Callers must `import '@rec/core'` (done here) so tfjs gradients are registered, and pick a backend first.
  */
@@ -40,6 +41,11 @@ export interface Gru4RecConfig {
   maxExamples: number;
   /** Seed for initialisation, example sampling and shuffling. */
   seed: number;
+  /**
+   * Start the output bias at log(1 + training count) minus its mean, so the untrained model ranks by popularity and
+   * training learns the sequential part on top (helps a lot with few examples over a large catalogue).
+   */
+  popularityBias: boolean;
 }
 
 export const GRU4REC_DEFAULTS: Gru4RecConfig = {
@@ -51,6 +57,7 @@ export const GRU4REC_DEFAULTS: Gru4RecConfig = {
   learningRate: 0.01,
   maxExamples: 20_000,
   seed: 0,
+  popularityBias: true,
 };
 
 export interface Gru4RecScorer extends Scorer {
@@ -95,6 +102,17 @@ function gruForward(w: Weights, x: tf.Tensor3D, mask: tf.Tensor2D, H: number): t
     h = tf.add(tf.mul(m, hNew), tf.mul(tf.sub(1, m), h)) as tf.Tensor2D;
   }
   return h;
+}
+
+/** log(1 + count) centred to mean 0 when `popularity`, else zeros. */
+function outputBias(items: Int32Array, N: number, popularity: boolean): Float32Array {
+  const b = new Float32Array(N);
+  if (!popularity) return b;
+  for (let i = 0; i < items.length; i++) b[items[i]]++;
+  let mean = 0;
+  for (let i = 0; i < N; i++) mean += (b[i] = Math.log1p(b[i])) / N;
+  for (let i = 0; i < N; i++) b[i] -= mean;
+  return b;
 }
 
 /** Left-padded windows of the last `maxLen` items of each context. */
@@ -149,7 +167,7 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
     U: glorot(rng, H, 3 * H, [H, 3 * H]),
     b: tf.tidy(() => tf.variable(tf.zeros([3 * H]))),
     Wo: glorot(rng, H, N, [H, N]),
-    bo: tf.tidy(() => tf.variable(tf.zeros([N]))),
+    bo: tf.tidy(() => tf.variable(tf.tensor1d(outputBias(sub.item, N, cfg.popularityBias)))),
   };
   const vars = [w.E, w.W, w.U, w.b, w.Wo, w.bo];
   const opt = tf.train.adam(cfg.learningRate);
