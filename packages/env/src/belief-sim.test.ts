@@ -162,6 +162,14 @@ describe('UserBeliefSim dynamics', () => {
     expect(c.beliefs).not.toEqual(a.beliefs);
   });
 
+  it('counts no improvement, acceptance or reward when nothing can be accepted', async () => {
+    // baseline 0 and maxDistance 1e-6: every item (distance > 0) has p = max(0, 1 - d / 1e-6) * s + 0 = 0.
+    const { sim } = smallSim({ baseline: 0, maxDistance: 1e-6 });
+    const m = await runBeliefEpisode(new UserBeliefEnv(sim), randomPolicy(2));
+    expect([m.acceptanceRate, m.usersImproved, m.totalReward]).toEqual([0, 0, 0]);
+    expect(m.finalDistance).toBeCloseTo(m.startDistance, 12);
+  });
+
   it('passes checkEnv and rejects bad actions', () => {
     const { sim } = smallSim();
     const env = new UserBeliefEnv(sim, { batchSize: 8 });
