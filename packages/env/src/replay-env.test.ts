@@ -93,6 +93,31 @@ describe('LoggedReplayEnv', () => {
     expect(Array.from(o.subarray(20, 30))).toEqual(Array.from(userProfileAt(log, seqs, 0, 10000)));
   });
 
+  it('adds the history item ids with itemHistory, and observeAt rebuilds the replay state at any position', () => {
+    const { env, log } = handEnv({ history: 'interacted', historyLength: 3, itemHistory: true });
+    const seqs = userSequences(log);
+    expect(env.observation.shape).toEqual([3, 11]);
+    const o = env.reset(new Int32Array([1]));
+    // Through pv 5 the last 3 interactions are: padding, buy item 1 (t=1000), pv item 5 (t=10000).
+    expect(o[10]).toBe(-1);
+    expect(Array.from(o.subarray(11, 21))).toEqual(Array.from(userProfileAt(log, seqs, 0, 1000)));
+    expect(o[21]).toBe(1);
+    expect(o[32]).toBe(5);
+    const r = env.step(new Int32Array([0]));
+    // After the step the user is at buy 3: items 1, 5, 3 (oldest first).
+    expect([r.obs[10], r.obs[21], r.obs[32]]).toEqual([1, 5, 3]);
+    // observeAt: user 0 at sequence position 2 (the buy of item 3) is the state just returned by step;
+    // position -1 is all padding; user 1 at its first event has items [-1, -1, 2].
+    const at = env.observeAt(new Int32Array([0, 0, 1]), new Int32Array([seqs.offsets[0] + 2, -1, seqs.offsets[1]]));
+    expect(Array.from(at.subarray(0, 33))).toEqual(Array.from(r.obs));
+    expect([at[33 + 10], at[33 + 21], at[33 + 32]]).toEqual([-1, -1, -1]);
+    expect(at.subarray(33, 66).filter((x) => x !== -1).every((x) => x === 0)).toBe(true);
+    expect([at[66 + 10], at[66 + 21], at[66 + 32]]).toEqual([-1, -1, 2]);
+    expect(() => env.observeAt(new Int32Array([1]), new Int32Array([0]))).toThrow(/position outside the user's sequence/);
+    // Without itemHistory the paper state is unchanged: 10 columns.
+    expect(handEnv().env.observation.shape).toEqual([10, 10]);
+  });
+
   it('exposes already-bought items for exclusion', () => {
     const { env } = handEnv({ excludeBought: true });
     env.reset(new Int32Array([1]));

@@ -26,6 +26,12 @@ export interface LoggedReplayOptions {
   sequences?: UserSequences;
   /** `userProfileAllSteps(log, sequences)` (reused when given), `[rows * 10]` aligned with `sequences.rows`. */
   profiles?: Float32Array;
+  /**
+   * Add the history events' item ids to the state: each of the H rows becomes `[10 profile features, itemId]`
+   * (11 numbers; the id as a float, exact below 2^24; -1 on padding rows). The paper's state (default false) has no
+   * item identity, so a Q-network on it can at best rank items by user-conditioned popularity.
+   */
+  itemHistory?: boolean;
   /** Users (sessions) per step. Default 64. */
   batchSize?: number;
   /** Items per recommendation. Default 1. */
@@ -60,6 +66,9 @@ export class LoggedReplayEnv implements RecEnv {
   readonly sequences: UserSequences;
   readonly profiles: Float32Array;
   private readonly H: number;
+  /** Numbers per history row: 10 profile features, plus the item id with `itemHistory`. */
+  private readonly F: number;
+  readonly itemHistory: boolean;
   private readonly purchased: boolean;
   private readonly restOfSession: boolean;
   private readonly buyOnly: boolean;
@@ -103,7 +112,9 @@ export class LoggedReplayEnv implements RecEnv {
     this.excludeBought = options.excludeBought ?? false;
     this.sequential = options.order === 'sequential';
     this.rng = new Rng(options.seed ?? 0);
-    this.observation = { shape: [this.H, USER_PROFILE_DIM] };
+    this.itemHistory = options.itemHistory ?? false;
+    this.F = USER_PROFILE_DIM + (this.itemHistory ? 1 : 0);
+    this.observation = { shape: [this.H, this.F] };
     this.action = { type: 'discrete', numItems: nI, slateSize: slate };
 
     const seqs = options.sequences ?? userSequences(log);
@@ -218,29 +229,73 @@ export class LoggedReplayEnv implements RecEnv {
 
   private observe(): Float32Array {
     const B = this.batchSize;
-    const H = this.H;
-    const D = USER_PROFILE_DIM;
-    const obs = new Float32Array(B * H * D);
+    const obs = new Float32Array(B * this.H * this.F);
     const sess = this.sess as Int32Array;
     for (let i = 0; i < B; i++) {
       const kk = Math.min(this.k[i], this.len[i] - 1);
       const p = this.posOfRow[this.sessions.rows[this.sessions.offsets[sess[i]] + kk]];
-      const u = this.sessions.user[sess[i]];
-      const o = i * H * D;
-      if (this.purchased) {
-        const nb = this.buysThrough[p];
-        const first = Math.max(0, nb - H);
-        const start = this.buyStart[u];
-        for (let q = first; q < nb; q++) {
-          const j = this.buyPos[start + q];
-          obs.set(this.profiles.subarray(j * D, (j + 1) * D), o + (H - (nb - q)) * D);
-        }
-      } else {
-        const lo = Math.max(this.sequences.offsets[u], p - H + 1);
-        for (let j = lo; j <= p; j++) obs.set(this.profiles.subarray(j * D, (j + 1) * D), o + (H - (p - j + 1)) * D);
-      }
+      this.writeObservation(obs, i, this.sessions.user[sess[i]], p);
     }
     return obs;
+  }
+
+  /**
+   * Observations `[n, H, F]` of users at arbitrary points of their sequences: row i is the state as of the event at
+   * sequence position `positions[i]` (an index into `sequences.rows`, inside user `users[i]`'s range), built exactly
+   * as during replay; -1 means "before any event" (an all-padding state). Offline evaluators use this to score
+   * held-out units with the state the agent was trained on.
+   */
+  observeAt(users: Int32Array, positions: Int32Array): Float32Array {
+    check(users.length === positions.length, 'LoggedReplayEnv.observeAt', `positions of the same length as users (${users.length})`, positions.length);
+    const seqs = this.sequences;
+    const obs = new Float32Array(users.length * this.H * this.F);
+    for (let i = 0; i < users.length; i++) {
+      const u = users[i];
+      const p = positions[i];
+      if (!(u >= 0 && u < seqs.numUsers)) {
+        throw new InvalidArgumentError('unknown user', { where: `LoggedReplayEnv.observeAt(users[${i}])`, expected: `a dense user id in [0, ${seqs.numUsers})`, got: u });
+      }
+      if (p !== -1 && !(p >= seqs.offsets[u] && p < seqs.offsets[u + 1])) {
+        throw new InvalidArgumentError('position outside the user\'s sequence', {
+          where: `LoggedReplayEnv.observeAt(positions[${i}])`,
+          expected: `-1 or a position in [${seqs.offsets[u]}, ${seqs.offsets[u + 1]}) for user ${u}`,
+          got: p,
+        });
+      }
+      if (p >= 0) this.writeObservation(obs, i, u, p);
+      else if (this.itemHistory) for (let h = 0; h < this.H; h++) obs[(i * this.H + h) * this.F + USER_PROFILE_DIM] = -1;
+    }
+    return obs;
+  }
+
+  /** Write slot i's state as of sequence position p of user u: profile rows of the last H history events, oldest first. */
+  private writeObservation(obs: Float32Array, i: number, u: number, p: number): void {
+    const H = this.H;
+    const F = this.F;
+    const D = USER_PROFILE_DIM;
+    const o = i * H * F;
+    // History positions, oldest first, right-aligned in the H rows (front rows are padding).
+    let count: number;
+    let at: (q: number) => number;
+    if (this.purchased) {
+      const nb = this.buysThrough[p];
+      const first = Math.max(0, nb - H);
+      const start = this.buyStart[u];
+      count = nb - first;
+      at = (q) => this.buyPos[start + first + q];
+    } else {
+      const lo = Math.max(this.sequences.offsets[u], p - H + 1);
+      count = p - lo + 1;
+      at = (q) => lo + q;
+    }
+    const pad = H - count;
+    if (this.itemHistory) for (let h = 0; h < pad; h++) obs[o + h * F + D] = -1;
+    for (let q = 0; q < count; q++) {
+      const j = at(q);
+      const row = o + (pad + q) * F;
+      obs.set(this.profiles.subarray(j * D, (j + 1) * D), row);
+      if (this.itemHistory) obs[row + D] = this.log.item[this.sequences.rows[j]];
+    }
   }
 
   /** Is sequence position j a target event? */
