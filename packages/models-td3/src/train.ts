@@ -52,6 +52,8 @@ export interface EpisodeStats {
   /** Users whose beliefs improved over the episode (environments reporting `info.improved` per user), else null. */
   improvedUsers: number | null;
   improvedShare: number | null;
+  /** Belief simulator only: mean L1 distance to the optimal beliefs at the episode's end (lower is better). */
+  finalDistance: number | null;
   secondsPerRound: number;
   /** Mean losses of the updates in this episode (null when none ran). */
   criticLoss: number | null;
@@ -107,6 +109,7 @@ class EpisodeMeter {
       acceptanceRate: this.acceptedCount ? this.accepted / this.acceptedCount : null,
       improvedUsers,
       improvedShare: this.improved && improvedUsers !== null ? improvedUsers / this.improved.length : null,
+      finalDistance: null,
       secondsPerRound: r.length ? seconds / r.length : 0,
     };
   }
@@ -201,6 +204,7 @@ async function populationEpisode(agent: Td3Agent, env: UserBeliefEnv, episode: n
     acceptanceRate: m.acceptanceRate,
     improvedUsers: m.usersImproved,
     improvedShare: m.usersImprovedPct / 100,
+    finalDistance: m.finalDistance,
     secondsPerRound: m.secondsPerRound,
   };
 }
@@ -228,6 +232,7 @@ export async function evaluateAny(env: RecEnv, policy: (obs: Float32Array) => Fl
     acceptanceRate: m.acceptanceRate,
     improvedUsers: m.usersImproved,
     improvedShare: m.usersImprovedPct / 100,
+    finalDistance: m.finalDistance,
     secondsPerRound: m.secondsPerRound,
     criticLoss: null,
     actorLoss: null,
