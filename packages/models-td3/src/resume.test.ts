@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, latestCheckpoint, ModelFormatError } from '@rec/core';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readdirSync, readFileSync, existsSync } from 'node:fs';
+import { syntheticBeliefSimData, UserBeliefEnv, UserBeliefSim } from '@rec/env';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,5 +89,42 @@ describe('save, load and resume', () => {
     const wrong = createTd3({ ...config, actorHidden: [5] });
     await expect(wrong.load(join(root, 'ckpt', 'episode-0004'))).rejects.toThrow(/actorHidden/);
     for (const x of [agent, other, wrong]) x.dispose();
+  });
+
+  it('resumes exactly in the belief simulator too, writing JSON-line metrics and current_user_beliefs.json', async () => {
+    const beliefEnv = () =>
+      new UserBeliefEnv(new UserBeliefSim(syntheticBeliefSimData({ numUsers: 24, numItems: 60, seed: 4 }), { populationBatch: 10, roundsPerEpisode: 3, seed: 2 }));
+    const cfg: Partial<Td3Config> = { ...config, stateDim: 69, actionDim: 64, warmup: 30, rewardScale: 0.01 };
+    const straight = createTd3(cfg);
+    await learnTd3(straight, beliefEnv(), { episodes: 3, quiet: true });
+    const dir = join(root, 'belief-ckpt');
+    const metricsPath = join(root, 'belief-metrics.jsonl');
+    const beliefsDir = join(root, 'beliefs');
+    const first = createTd3(cfg);
+    await learnTd3(first, beliefEnv(), { episodes: 2, quiet: true, checkpointDir: dir, metricsPath, beliefsDir });
+    first.dispose();
+    const resumed = createTd3(cfg);
+    const stats = await learnTd3(resumed, beliefEnv(), { episodes: 3, quiet: true, checkpointDir: dir, metricsPath, beliefsDir });
+    expect(stats.map((s) => s.episode)).toEqual([2]);
+    const a = fingerprint(straight.serialize({ replay: true }));
+    const b = fingerprint(resumed.serialize({ replay: true }));
+    for (const k of Object.keys(a)) expect(b[k], k).toBe(a[k]);
+    // 24 users x 3 rounds per episode; training after rounds 1, 2, 3 once 30 transitions exist.
+    expect(resumed.transitions).toBe(3 * 24 * 3);
+    const lines = readFileSync(metricsPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.episode)).toEqual([0, 1, 2]);
+    for (const l of lines) {
+      expect(l).toHaveProperty('averageReward');
+      expect(l).toHaveProperty('acceptanceRate');
+      expect(l).toHaveProperty('improvedShare');
+      expect(l).toHaveProperty('secondsPerRound');
+      expect(l).toHaveProperty('rewardTrend');
+      expect(l).toHaveProperty('totalReward');
+    }
+    expect(existsSync(join(beliefsDir, 'current_user_beliefs.json'))).toBe(true);
+    const doc = JSON.parse(readFileSync(join(beliefsDir, 'current_user_beliefs.json'), 'utf8'));
+    expect(doc.episode).toBe(2);
+    straight.dispose();
+    resumed.dispose();
   });
 });
