@@ -159,10 +159,26 @@ describe('TD3 through td3Recommender', () => {
     expect(r.body).toMatchObject({ model: 'td3', version: 't1', fallback: false });
     const obs = Float32Array.of(0.104, 0.1, 0, 0);
     const idx = matcher.match(agent.act(obs), 1, 6);
-    const want = Array.from(idx, (i) => 100 + i).filter((x) => x !== 100 && x !== 101).slice(0, 4);
+    const want = Array.from(idx, (i: number) => 100 + i).filter((x) => x !== 100 && x !== 101).slice(0, 4);
     expect(r.body.items.map((x: { item_id: number }) => x.item_id)).toEqual(want);
     expect(r.body.items.map((x: { score: number }) => x.score)).toEqual([1, 0.5, expect.closeTo(1 / 3, 6), 0.25]);
     await svc.close();
     matcher.dispose();
+
+    // a matcher with the @rec/env contract (topK with scores): its cosine scores are passed through
+    const agent2 = createTd3({ stateDim: 4, actionDim: 3, actorHidden: [8], criticHidden: [8], replayCapacity: 64, seed: 3 });
+    const envLike = {
+      numItems: 12,
+      dim: 3,
+      topK(_q: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array) {
+        // fixed ranking for the check: index j at rank j with score 1 - j / 100
+        for (let r = 0; r < n; r++) for (let j = 0; j < k; j++) (out[r * k + j] = j), scores && (scores[r * k + j] = 1 - j / 100);
+      },
+    };
+    const rec = td3Recommender({ agent: agent2, matcher: envLike, itemIds, encode, version: 't2' });
+    const out = rec.recommend(svc.users.get('z'), 3, Int32Array.of(101));
+    expect(Array.from((out as { items: Int32Array }).items)).toEqual([100, 102, 103]);
+    expect(Array.from((out as { scores: Float32Array }).scores)).toEqual([1, 0.98, 0.97].map(Math.fround));
+    agent2.dispose();
   });
 });

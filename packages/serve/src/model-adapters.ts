@@ -221,10 +221,15 @@ export interface Td3Like {
   act(obs: Float32Array): Float32Array;
   dispose?(): void;
 }
+/**
+ * An item matcher: @rec/models-td3's `ItemMatcher` (`match`, indices only; used when present) or @rec/env's
+ * `ItemMatcher` contract (`topK` with cosine scores, e.g. `CosineMatcher`), whose scores become the list scores.
+ */
 export interface ItemMatcherLike {
   readonly numItems: number;
   /** `[batch * k]` matcher indices, best first (cosine similarity to the action). */
-  match(actions: Float32Array, batch: number, k: number): Int32Array;
+  match?(actions: Float32Array, batch: number, k: number): Int32Array;
+  topK?(queries: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void;
 }
 
 export interface Td3RecommenderOptions {
@@ -239,10 +244,14 @@ export interface Td3RecommenderOptions {
 
 /**
  * Wrap a TD3 agent and its item matcher as a Recommender: one batched `act`, then cosine top-(k + |exclude|)
- * matching and exclusion. The matcher gives no scores, so a list's scores are its reciprocal ranks 1, 1/2, 1/3, ...
+ * matching and exclusion. Scores: the cosine similarities with a `topK` matcher; with `match` (no scores) the
+ * reciprocal ranks 1, 1/2, 1/3, ...
  */
 export function td3Recommender(o: Td3RecommenderOptions): Recommender {
   const { stateDim } = o.agent.config;
+  if (!o.matcher.topK && !o.matcher.match) {
+    throw new InvalidArgumentError('not an item matcher', { where: 'td3Recommender(matcher)', expected: 'an object with topK(...) or match(...)', got: Object.keys(o.matcher) });
+  }
   if (o.itemIds.length !== o.matcher.numItems) {
     throw new InvalidArgumentError('item ids do not match the matcher', { where: 'td3Recommender(itemIds)', expected: `${o.matcher.numItems} ids`, got: o.itemIds.length });
   }
@@ -255,15 +264,27 @@ export function td3Recommender(o: Td3RecommenderOptions): Recommender {
       kMax = Math.max(kMax, requests[i].k + requests[i].exclude.length);
     }
     kMax = Math.min(kMax, o.matcher.numItems);
-    const idx = o.matcher.match(o.agent.act(obs), n, kMax);
+    const actions = o.agent.act(obs);
+    let idx: Int32Array;
+    let sc: Float32Array | null = null;
+    // `match` first: TD3's ItemMatcher also has a (TypeScript-private) topK with another signature
+    if (o.matcher.match) idx = o.matcher.match(actions, n, kMax);
+    else {
+      idx = new Int32Array(n * kMax);
+      sc = new Float32Array(n * kMax);
+      o.matcher.topK!(actions, n, kMax, idx, sc);
+    }
     return requests.map((q, i) => {
       const ex = new Set(q.exclude);
       const items: number[] = [];
+      const scores: number[] = [];
       for (let j = 0; j < kMax && items.length < q.k; j++) {
         const id = o.itemIds[idx[i * kMax + j]];
-        if (!ex.has(id)) items.push(id);
+        if (ex.has(id)) continue;
+        items.push(id);
+        scores.push(sc ? sc[i * kMax + j] : 1 / items.length);
       }
-      return { items: Int32Array.from(items), scores: Float32Array.from(items, (_, r) => 1 / (r + 1)) };
+      return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
     });
   };
   const r: Recommender = {
