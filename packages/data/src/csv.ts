@@ -636,11 +636,11 @@ export class RowParser {
    */
   private parseFast(buf: Uint8Array, start: number, end: number): void {
     const o = this.out;
-    let U = o.user;
-    let I = o.item;
-    let C = o.category;
-    let B = o.behavior;
-    let T = o.timestamp;
+    const U = o.user;
+    const I = o.item;
+    const C = o.category;
+    const B = o.behavior;
+    const T = o.timestamp;
     let n = o.length;
     let p = start;
     let lines = 0;
@@ -725,12 +725,8 @@ export class RowParser {
       lines = 0;
       p = this.slowLine(buf, rowStart, end);
       n = o.length;
-      // The slow path may have grown the columns.
-      U = o.user;
-      I = o.item;
-      C = o.category;
-      B = o.behavior;
-      T = o.timestamp;
+      // The slow path may have grown the columns (it should not: parseLines reserved room): restart with fresh views.
+      if (o.user !== U) return this.parseFast(buf, p, end);
     }
     o.length = n;
     this.line += lines;
@@ -743,11 +739,11 @@ export class RowParser {
    */
   private parseFastTracked(buf: Uint8Array, start: number, end: number): void {
     const o = this.out;
-    let U = o.user;
-    let I = o.item;
-    let C = o.category;
-    let B = o.behavior;
-    let T = o.timestamp;
+    const U = o.user;
+    const I = o.item;
+    const C = o.category;
+    const B = o.behavior;
+    const T = o.timestamp;
     let n = o.length;
     let p = start;
     let lines = 0;
@@ -897,12 +893,8 @@ export class RowParser {
       }
       p = this.slowLine(buf, rowStart, end);
       n = o.length;
-      // The slow path may have grown the columns.
-      U = o.user;
-      I = o.item;
-      C = o.category;
-      B = o.behavior;
-      T = o.timestamp;
+      // The slow path may have grown the columns (it should not: parseLines reserved room): restart with fresh views.
+      if (o.user !== U) return this.parseFastTracked(buf, p, end);
       {
         pU = tr.pU;
         pDu = tr.pDu;
