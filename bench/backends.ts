@@ -8,7 +8,7 @@
  *
  *   pnpm tsx bench/backends.ts                 # paper-sized LSTM-DQN (10k items), TD3 defaults (batch 512)
  *   pnpm tsx bench/backends.ts --quick         # tiny sizes, a smoke run of a few seconds
- *   options: --backends cpu,wasm,webgpu   --reps N
+ *   options: --backends cpu,wasm,webgpu (add tensorflow on a machine with tfjs-node-gpu)   --reps N
  *
  * The LSTM-DQN step here is LstmDqn.trainStep's computation written with the package's exported pieces (qValues,
  * networkParamShapes, createVariables, Adam, clipByGlobalNorm) and read back asynchronously, because the agent's
@@ -40,7 +40,7 @@ const opt = (name: string, def: string) => {
   return i >= 0 && args[i + 1] ? args[i + 1] : def;
 };
 const quick = args.includes('--quick') || !!process.env.BENCH_QUICK;
-const backends = opt('backends', 'cpu,wasm,webgpu').split(',').map((s) => s.trim()) as ('cpu' | 'wasm' | 'webgpu')[];
+const backends = opt('backends', 'cpu,wasm,webgpu').split(',').map((s) => s.trim()) as ('cpu' | 'wasm' | 'webgpu' | 'tensorflow')[];
 const reps = Number(opt('reps', quick ? '3' : '5'));
 const ITEMS = quick ? 1000 : 10_000;
 const USERS = quick ? 32 : 256;

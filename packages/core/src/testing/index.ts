@@ -6,6 +6,7 @@
  * tolerance. cpu and wasm are always required. webgpu is required when `CI` is set and a WebGPU driver is
  * installed (the `webgpu` package plus a Vulkan ICD, e.g. Mesa lavapipe); otherwise its block is skipped with the
  * reason. `REC_TEST_BACKENDS=cpu,wasm` narrows the list; `REC_REQUIRE_WEBGPU=1` makes webgpu required anywhere.
+ * On a CUDA machine, `REC_TEST_BACKENDS=cpu,tensorflow` runs the same suites on tfjs-node-gpu.
  *
  * vitest is an optional peer of @rec/core: only this entry imports it.
  */
@@ -17,8 +18,10 @@ import { initBackend } from '../backend.js';
 import { RecError } from '../errors.js';
 import '../gradients.js';
 
-export type TestBackend = 'cpu' | 'wasm' | 'webgpu';
+export type TestBackend = 'cpu' | 'wasm' | 'webgpu' | 'tensorflow';
+/** The default list. `tensorflow` (tfjs-node-gpu / tfjs-node) runs only when named in REC_TEST_BACKENDS. */
 export const TEST_BACKENDS: readonly TestBackend[] = ['cpu', 'wasm', 'webgpu'];
+const KNOWN_BACKENDS: readonly TestBackend[] = [...TEST_BACKENDS, 'tensorflow'];
 
 /**
  * Element-wise tolerance: |actual - expected| <= atol + rtol * |expected|.
@@ -160,15 +163,18 @@ export function backendsToTest(): TestBackend[] {
   for (const raw of env.split(',')) {
     const name = raw.trim().toLowerCase();
     if (!name) continue;
-    if (!(TEST_BACKENDS as readonly string[]).includes(name)) {
-      throw new Error(`REC_TEST_BACKENDS: unknown backend '${raw}': expected a comma-separated list of ${TEST_BACKENDS.join(', ')}`);
+    if (!(KNOWN_BACKENDS as readonly string[]).includes(name)) {
+      throw new Error(`REC_TEST_BACKENDS: unknown backend '${raw}': expected a comma-separated list of ${KNOWN_BACKENDS.join(', ')}`);
     }
     if (!out.includes(name as TestBackend)) out.push(name as TestBackend);
   }
   return out;
 }
 
-/** Must this backend be available (fail rather than skip)? cpu and wasm always; webgpu in CI with a driver. */
+/**
+ * Must this backend be available (fail rather than skip)? cpu and wasm always; tensorflow whenever it is tested
+ * (it is only tested when named in REC_TEST_BACKENDS); webgpu in CI with a driver, or with REC_REQUIRE_WEBGPU=1.
+ */
 export function isBackendRequired(backend: TestBackend): boolean {
   if (backend !== 'webgpu') return true;
   const env = typeof process !== 'undefined' ? process.env : {};

@@ -27,6 +27,10 @@ describe('backend selection for tests', () => {
   it('reads REC_TEST_BACKENDS and rejects unknown names', () => {
     vi.stubEnv('REC_TEST_BACKENDS', 'webgpu, cpu');
     expect(backendsToTest()).toEqual(['webgpu', 'cpu']);
+    vi.stubEnv('REC_TEST_BACKENDS', 'cpu,tensorflow');
+    expect(backendsToTest()).toEqual(['cpu', 'tensorflow']);
+    vi.stubEnv('REC_TEST_BACKENDS', '');
+    expect(backendsToTest()).toEqual(['cpu', 'wasm', 'webgpu']);
     vi.stubEnv('REC_TEST_BACKENDS', 'webgl');
     expect(() => backendsToTest()).toThrow(/unknown backend 'webgl'/);
   });
