@@ -882,41 +882,35 @@ export class RowParser {
       this.line += lines;
       this.rowsRead += lines;
       lines = 0;
-      {
-        tr.pU = pU;
-        tr.pDu = pDu;
-        tr.pT = pT;
-        tr.runStart = runStart;
-        tr.ordered = ordered;
-        tr.outOfWindow += oow;
-        oow = 0;
-      }
-      p = this.slowLine(buf, rowStart, end);
-      n = o.length;
-      // The slow path may have grown the columns (it should not: parseLines reserved room): restart with fresh views.
-      if (o.user !== U) return this.parseFastTracked(buf, p, end);
-      {
-        pU = tr.pU;
-        pDu = tr.pDu;
-        pT = tr.pT;
-        runStart = tr.runStart;
-        ordered = tr.ordered;
-        uTab = tr.users.table;
-        iTab = tr.items.table;
-        cTab = tr.categories.table;
-      }
-    }
-    o.length = n;
-    this.line += lines;
-    this.rowsRead += lines;
-    {
       tr.pU = pU;
       tr.pDu = pDu;
       tr.pT = pT;
       tr.runStart = runStart;
       tr.ordered = ordered;
       tr.outOfWindow += oow;
+      oow = 0;
+      p = this.slowLine(buf, rowStart, end);
+      n = o.length;
+      // The slow path may have grown the columns (it should not: parseLines reserved room): restart with fresh views.
+      if (o.user !== U) return this.parseFastTracked(buf, p, end);
+      pU = tr.pU;
+      pDu = tr.pDu;
+      pT = tr.pT;
+      runStart = tr.runStart;
+      ordered = tr.ordered;
+      uTab = tr.users.table;
+      iTab = tr.items.table;
+      cTab = tr.categories.table;
     }
+    o.length = n;
+    this.line += lines;
+    this.rowsRead += lines;
+    tr.pU = pU;
+    tr.pDu = pDu;
+    tr.pT = pT;
+    tr.runStart = runStart;
+    tr.ordered = ordered;
+    tr.outOfWindow += oow;
   }
 
   private parseGenericLines(buf: Uint8Array, start: number, end: number): void {
