@@ -170,7 +170,7 @@ export function lstmDqnRecommender(model: LstmDqnLike, version: string, encoder:
 let backendReady: Promise<unknown> | null = null;
 /** Pick the tfjs backend once for the service (`REC_BACKEND` overrides; default wasm, then cpu). */
 export function ensureServeBackend(preference: string | readonly string[] = ['wasm', 'cpu']): Promise<unknown> {
-  backendReady ??= initBackend(preference);
+  if (!backendReady) backendReady = initBackend(preference) as Promise<unknown>;
   return backendReady;
 }
 
@@ -225,12 +225,16 @@ export interface Td3Like {
  * An item matcher: @rec/models-td3's `ItemMatcher` (`match`, indices only; used when present) or @rec/env's
  * `ItemMatcher` contract (`topK` with cosine scores, e.g. `CosineMatcher`), whose scores become the list scores.
  */
-export interface ItemMatcherLike {
-  readonly numItems: number;
-  /** `[batch * k]` matcher indices, best first (cosine similarity to the action). */
-  match?(actions: Float32Array, batch: number, k: number): Int32Array;
-  topK?(queries: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void;
-}
+export type ItemMatcherLike =
+  | {
+      readonly numItems: number;
+      /** `[batch * k]` matcher indices, best first (cosine similarity to the action). */
+      match(actions: Float32Array, batch: number, k: number): Int32Array;
+    }
+  | {
+      readonly numItems: number;
+      topK(queries: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void;
+    };
 
 export interface Td3RecommenderOptions {
   agent: Td3Like;
@@ -249,7 +253,7 @@ export interface Td3RecommenderOptions {
  */
 export function td3Recommender(o: Td3RecommenderOptions): Recommender {
   const { stateDim } = o.agent.config;
-  if (!o.matcher.topK && !o.matcher.match) {
+  if (!('match' in o.matcher) && !('topK' in o.matcher)) {
     throw new InvalidArgumentError('not an item matcher', { where: 'td3Recommender(matcher)', expected: 'an object with topK(...) or match(...)', got: Object.keys(o.matcher) });
   }
   if (o.itemIds.length !== o.matcher.numItems) {
@@ -268,11 +272,12 @@ export function td3Recommender(o: Td3RecommenderOptions): Recommender {
     let idx: Int32Array;
     let sc: Float32Array | null = null;
     // `match` first: TD3's ItemMatcher also has a (TypeScript-private) topK with another signature
-    if (o.matcher.match) idx = o.matcher.match(actions, n, kMax);
+    const m = o.matcher;
+    if ('match' in m && typeof m.match === 'function') idx = m.match(actions, n, kMax);
     else {
       idx = new Int32Array(n * kMax);
       sc = new Float32Array(n * kMax);
-      o.matcher.topK!(actions, n, kMax, idx, sc);
+      (m as { topK(q: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void }).topK(actions, n, kMax, idx, sc);
     }
     return requests.map((q, i) => {
       const ex = new Set(q.exclude);

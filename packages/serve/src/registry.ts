@@ -195,7 +195,7 @@ export class ModelSlot {
     try {
       candidate = await load(dir);
     } catch (e) {
-      const msg = RecError.isInstance(e) ? e.message : `load failed: ${(e as Error).message}`;
+      const msg = RecError.isInstance(e) ? (e as Error).message : `load failed: ${(e as Error).message}`;
       return { ok: false, slot: this.name, serving: this.describe(), refused: { dir, problems: [msg] } };
     }
     return this.swap(candidate, dir);
