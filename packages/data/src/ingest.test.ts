@@ -99,6 +99,15 @@ describe('duplicates and cleaning', () => {
     expect(shuffled.outOfWindow).toBe(4);
   });
 
+  it('duplicates are judged after categoryOfItem replaced the category column', async () => {
+    const p = write('catmap.csv', '1,10,5,pv,1511544070\n1,10,6,pv,1511544070\n1,11,6,pv,1511544070\n');
+    const plain = await ingest(p, { cache: false });
+    expect(plain.report.duplicates).toBe(0);
+    const mapped = await ingest(p, { cache: false, categoryOfItem: new Map([[10, 3]]), missingCategory: 9 });
+    expect(mapped.report).toMatchObject({ duplicates: 1, rowsKept: 2, numCategories: 2 });
+    expect(Array.from(rawLog(mapped.log).category)).toEqual([3, 9]);
+  });
+
   it('a custom layout without a preset gets no cleaning and no window by default', async () => {
     const p = write('custom-layout.csv', '1;10;5;pv;100\n1;10;5;pv;100\n');
     const r = await ingest(p, { cache: false, layout: { ...presets.userBehavior.layout, delimiter: ';' } });

@@ -311,7 +311,9 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
   const outOfWindow = tracker.outOfWindow;
   let duplicates: number;
   let dupMask: Uint8Array | null = null;
-  if (tracker.ordered) {
+  // The inline scan compared the file's categories; when categoryOfItem replaced a category column, rescan.
+  const inlineScanValid = tracker.ordered && !(options.categoryOfItem && typeof layout.category === 'number');
+  if (inlineScanValid) {
     duplicates = tracker.duplicates.length;
     if (duplicates > 0 && outOfWindow > 0 && clean) {
       dupMask = new Uint8Array(log.numRows);
@@ -327,7 +329,7 @@ export async function ingest(path: string, options: IngestOptions = {}): Promise
   let maps = { users, items, categories };
   if (clean && (duplicates > 0 || outOfWindow > 0)) {
     let drop: ArrayLike<number>;
-    if (outOfWindow === 0 && tracker.ordered) drop = tracker.duplicates; // ascending, as found
+    if (outOfWindow === 0 && inlineScanValid) drop = tracker.duplicates; // ascending, as found
     else {
       const mask = dupMask ?? new Uint8Array(log.numRows);
       if (window) {
