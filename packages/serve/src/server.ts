@@ -296,7 +296,7 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
         },
       },
     },
-    async (req) => {
+    async (req, reply) => {
       const userId = req.params.userId;
       const k = req.query.k ?? config.defaultK;
       const excludeStr = req.query.exclude ?? '';
@@ -318,9 +318,16 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
       let body: { items: { item_id: number; score: number }[]; model: string; version: string; fallback: false | string };
       let cached = false;
       if (lookup.status === 'hit') {
+        metrics.both(variant, (m) => m.cacheHits++);
+        if (!exp) {
+          // hot path: splice the stored JSON object into the response without parsing or re-serializing it
+          const v = lookup.value;
+          return reply
+            .type('application/json; charset=utf-8')
+            .send(`{"user_id":${JSON.stringify(userId)},${v.slice(1, -1)},"variant":"default","experiment":null,"cached":true}`);
+        }
         body = JSON.parse(lookup.value);
         cached = true;
-        metrics.both(variant, (m) => m.cacheHits++);
       } else {
         metrics.both(variant, (m) => (lookup.status === 'miss' ? m.cacheMisses++ : m.cacheBypass++));
         const res: BatchedResult = await batcherFor(slot).submit({ state: users.get(userId), k, exclude });
