@@ -107,6 +107,24 @@ describe('baselines and evaluatePolicy (hand-computed)', () => {
     expect(Array.from(topKIndices(sc, 20))).toEqual(ref);
   });
 
+  it('top-k matches a sort-based reference with ties, NaN and exclusions', () => {
+    const rng = new Rng(9);
+    for (let trial = 0; trial < 50; trial++) {
+      const n = 1 + rng.int(200);
+      const k = 1 + rng.int(25);
+      // scores on a coarse grid -> many ties; a few NaN
+      const sc = Float64Array.from({ length: n }, () => (rng.next() < 0.05 ? NaN : Math.floor(rng.next() * 8)));
+      const ex = Int32Array.from({ length: rng.int(10) }, () => rng.int(n));
+      const exSet = new Set(ex);
+      const ref = Array.from(sc.keys())
+        .filter((i) => !Number.isNaN(sc[i]) && !exSet.has(i))
+        .sort((a, b) => sc[b] - sc[a] || a - b)
+        .slice(0, k);
+      while (ref.length < k) ref.push(-1);
+      expect(Array.from(topKIndices(sc, k, ex))).toEqual(ref);
+    }
+  });
+
   it('random scorer is seeded, distinct, and respects exclusions', () => {
     const s = leaveLastOutSplit(tinyLog());
     const a = randomScorer(6, 3).scoreUsers(Int32Array.from([0, 1]), 4, s.seen);

@@ -41,9 +41,13 @@ export class TopK {
     const hs = this.heapScore;
     const hi = this.heapItem;
     let size = 0;
+    // Once the heap is full, `thr` is its worst score: most items fail this one comparison (NaN fails it too).
+    let thr = -Infinity;
+    const stamp = this.stamp;
     for (let i = 0; i < n; i++) {
       const s = scores[offset + i];
-      if (this.stamp[i] === tag || s !== s) continue; // excluded or NaN
+      if (!(s >= thr)) continue;
+      if (stamp[i] === tag) continue; // excluded
       if (size < k) {
         // sift up
         let c = size++;
@@ -56,6 +60,7 @@ export class TopK {
         }
         hs[c] = s;
         hi[c] = i;
+        if (size === k) thr = hs[0];
       } else if (better(s, i, hs[0], hi[0])) {
         // replace root, sift down
         let c = 0;
@@ -71,6 +76,7 @@ export class TopK {
         }
         hs[c] = s;
         hi[c] = i;
+        thr = hs[0];
       }
     }
     // heap holds the best `size`; the root is the worst. Pop into out from the back.
