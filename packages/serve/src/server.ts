@@ -96,7 +96,7 @@ export async function createServer(partial: Partial<ServeConfig> = {}): Promise<
   const loadModelDir = async (dir: string): Promise<Recommender> => {
     if (config.modelThread === 'worker') {
       const type = modelTypeOf(await readModelConfig(dir));
-      if (type !== undefined && TFJS_TYPES.has(type)) return WorkerRecommender.spawn({ dir, imports: config.workerImports, backend: config.backend });
+      if (type !== undefined && TFJS_TYPES.has(type)) return WorkerRecommender.spawn({ dir, imports: config.workerImports, backend: config.backend, maxBatch: config.maxBatch });
     }
     if (config.modelThread === 'main') await ensureServeBackend(config.backend);
     return loadRecommender(dir);

@@ -12,6 +12,8 @@ import { validateRecommender, type Recommendation, type RecommendRequest, type R
 
 export interface WorkerData {
   dir: string;
+  /** Most requests per worker call when batches queue up (default 64). */
+  maxBatch?: number;
   /** Modules imported in the worker before loading (to register custom loaders). */
   imports?: string[];
   backend?: string | readonly string[];
@@ -71,6 +73,7 @@ export class WorkerRecommender implements Recommender {
   private report: ValidationReport = { ok: false, problems: ['not loaded'] };
   private probeItems: number[] = [];
   private dead: Error | null = null;
+  private maxBatch = 64;
   /** Requests dropped because their deadline had passed before the worker got to them. */
   skippedExpired = 0;
   /** Model calls made and requests computed (a call carries several requests). */
@@ -88,6 +91,7 @@ export class WorkerRecommender implements Recommender {
   static async spawn(data: WorkerData, startTimeoutMs = 120_000): Promise<WorkerRecommender> {
     const w = new Worker(workerScript(), { workerData: data });
     const r = new WorkerRecommender(w);
+    r.maxBatch = data.maxBatch ?? 64;
     await new Promise<void>((resolve, reject) => {
       w.once('exit', (code) => {
         clearTimeout(timer);
@@ -159,20 +163,30 @@ export class WorkerRecommender implements Recommender {
   private pump(): void {
     if (this.inFlight || this.waiting.length === 0) return;
     const now = performance.now();
-    const parts: { w: Waiting; keep: number[] }[] = [];
-    const reqs: DeadlineRequest[] = [];
+    // drop what is past its deadline, then take the newest groups up to maxBatch requests (newest first: under
+    // overload they are the ones that can still make their deadline); older groups wait for the next call
+    const live: { w: Waiting; keep: number[] }[] = [];
     for (const w of this.waiting.splice(0)) {
       const keep: number[] = [];
       w.reqs.forEach((r, i) => {
         if (r.deadline !== undefined && r.deadline < now) this.skippedExpired++;
-        else {
-          keep.push(i);
-          reqs.push(r);
-        }
+        else keep.push(i);
       });
       if (keep.length === 0) w.resolve(w.reqs.map(() => EMPTY));
-      else parts.push({ w, keep });
+      else live.push({ w, keep });
     }
+    const parts: { w: Waiting; keep: number[] }[] = [];
+    let total = 0;
+    for (let g = live.length - 1; g >= 0; g--) {
+      if (parts.length > 0 && total + live[g].keep.length > this.maxBatch) {
+        this.waiting.unshift(live[g].w);
+        continue;
+      }
+      parts.unshift(live[g]);
+      total += live[g].keep.length;
+    }
+    const reqs: DeadlineRequest[] = [];
+    for (const p of parts) for (const i of p.keep) reqs.push(p.w.reqs[i]);
     if (reqs.length === 0) return;
     const n = reqs.length;
     const histOffsets = new Int32Array(n + 1);
