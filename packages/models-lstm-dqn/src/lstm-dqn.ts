@@ -27,7 +27,7 @@ import {
   type RngState,
 } from '@rec/core';
 import type { Policy, RecEnv } from '@rec/env';
-import { actionValues, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
+import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
 import { Adam, clipByGlobalNorm, createVariables, disposeVariables, readVariables, syncVariables, writeVariables, type ParamVariables } from './params.js';
 import { StreamingTopK } from './topk.js';
 import { ItemVocab } from './vocab.js';
@@ -288,6 +288,7 @@ export class LstmDqn {
     const shapes = networkParamShapes(net);
     this.online = createVariables(shapes, initRng, true);
     this.target = createVariables(shapes, initRng, false);
+    if (net.zeroInitHead) for (const name of headParamNames(net)) tf.tidy(() => this.online[name].assign(tf.zerosLike(this.online[name])));
     syncVariables(this.target, this.online);
     this.varNames = new Map(Object.entries(this.online).map(([name, v]) => [v.name, name]));
     this.adam = new Adam(this.online);

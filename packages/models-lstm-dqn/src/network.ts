@@ -41,6 +41,19 @@ export interface NetworkConfig {
   embeddingDim: number;
   /** Dueling: Q = V(s) + A(s, a) - mean_a A(s, a). */
   dueling: boolean;
+  /**
+   * Start the Q-head weights at zero (Q(s, .) = 0 for every state at step 0), so the initial random spread of
+   * Q across thousands of items does not have to be unlearned before small reward differences can rank them.
+   */
+  zeroInitHead: boolean;
+  /**
+   * Item-id input: when > 0, the last of the `featureDim` numbers of every step is an item id (a vocabulary index;
+   * -1 or out-of-range = padding/unknown), looked up in a learned `[numActions + 1, itemInputDim]` table and
+   * concatenated with the other `featureDim - 1` features before the recurrent layers. The paper's state (user
+   * profile features only) carries no item identity, so without this a Q-network can at best rank items by
+   * user-conditioned popularity. 0 (default) = the paper's input.
+   */
+  itemInputDim: number;
 }
 
 /** The paper's network for `numActions` items. */
@@ -61,6 +74,8 @@ export function paperNetwork(numActions: number, overrides: Partial<NetworkConfi
     head: 'dense',
     embeddingDim: 64,
     dueling: false,
+    zeroInitHead: false,
+    itemInputDim: 0,
     ...overrides,
   };
 }
@@ -93,10 +108,20 @@ export function validateNetwork(c: NetworkConfig, where = 'NetworkConfig'): void
   const d = c.hidden * (c.bidirectional ? 2 : 1);
   check(c.attentionHeads === 0 || d % c.attentionHeads === 0, `${where}.attentionHeads`, `0 or a divisor of ${d}`, c.attentionHeads);
   check(Array.isArray(c.mlp) && c.mlp.every((x) => Number.isInteger(x) && x > 0), `${where}.mlp`, 'an array of positive integers', c.mlp);
+  const itemDim = c.itemInputDim ?? 0;
+  check(Number.isInteger(itemDim) && itemDim >= 0, `${where}.itemInputDim`, 'a non-negative integer', itemDim);
+  check(itemDim === 0 || c.featureDim >= 2, `${where}.featureDim`, 'at least 2 (features + the item-id column) with itemInputDim > 0', c.featureDim);
 }
 
 function recurrentSpec(c: NetworkConfig): RecurrentSpec {
-  return { cell: c.cell, inputSize: c.featureDim, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout, inputProjection: c.inputProjection };
+  const itemDim = c.itemInputDim ?? 0;
+  const inputSize = itemDim > 0 ? c.featureDim - 1 + itemDim : c.featureDim;
+  return { cell: c.cell, inputSize, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout, inputProjection: c.inputProjection };
+}
+
+/** Parameters that `zeroInitHead` starts at zero. */
+export function headParamNames(c: NetworkConfig): string[] {
+  return c.head === 'dense' ? ['head.q'] : ['items.embT'];
 }
 
 /** Size of the state representation that feeds the Q-head. */
@@ -110,6 +135,8 @@ export function networkParamShapes(c: NetworkConfig): ParamShapes {
   const shapes: ParamShapes = { ...recurrentParamShapes(spec) };
   let d = recurrentOutputSize(spec);
   if (c.attentionHeads > 0) Object.assign(shapes, attentionParamShapes(d));
+  // Row 0 is padding/unknown; item a is row a + 1.
+  if ((c.itemInputDim ?? 0) > 0) shapes['items.input'] = [c.numActions + 1, c.itemInputDim];
   c.mlp.forEach((units, i) => {
     shapes[`mlp.${i}`] = [d, units];
     shapes[`mlp.${i}.bias`] = [units];
@@ -139,7 +166,7 @@ export interface ForwardOptions {
 
 /** State representation `[B, featureSize]` for states `[B, seqLen, featureDim]`. Call inside tf.tidy. */
 export function stateFeatures(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D, opts: ForwardOptions): tf.Tensor2D {
-  const rnn = runRecurrent(params, recurrentSpec(c), x, opts);
+  const rnn = runRecurrent(params, recurrentSpec(c), withItemInput(params, c, x), opts);
   let h: tf.Tensor2D = c.attentionHeads > 0 ? selfAttentionPool(params, rnn.steps, c.attentionHeads) : rnn.last;
   const seed = opts.seed ?? 0;
   c.mlp.forEach((_, i) => {
@@ -147,6 +174,30 @@ export function stateFeatures(params: ParamTensors, c: NetworkConfig, x: tf.Tens
     if (opts.training && c.mlpDropout > 0) h = tf.dropout(h, c.mlpDropout, undefined, seed + 104729 * (i + 1)) as tf.Tensor2D;
   });
   return h;
+}
+
+/** Replace the item-id column of `x` by its learned embedding (identity when `itemInputDim` is 0). */
+function withItemInput(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D): tf.Tensor3D {
+  const dim = c.itemInputDim ?? 0;
+  if (dim === 0) return x;
+  const [B, T, F] = x.shape;
+  const feats = tf.slice(x, [0, 0, 0], [B, T, F - 1]);
+  const ids = tf.reshape(tf.slice(x, [0, 0, F - 1], [B, T, 1]), [B * T]);
+  // id -> row id + 1; padding (-1), NaN and ids outside the vocabulary -> row 0.
+  const valid = tf.logicalAnd(tf.greaterEqual(ids, 0), tf.less(ids, c.numActions));
+  const rows = tf.cast(tf.where(valid, tf.add(ids, 1), tf.zerosLike(ids)), 'int32') as tf.Tensor1D;
+  const emb = tf.reshape(lookupRows(params['items.input'] as tf.Tensor2D, rows), [B, T, dim]);
+  return tf.concat([feats, emb], 2) as tf.Tensor3D;
+}
+
+/** E[rows] `[n, D]` with a scatter-add gradient (tfjs' gather gradient needs UnsortedSegmentSum, which wasm lacks). */
+function lookupRows(E: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
+  const [N, D] = E.shape;
+  const f = tf.customGrad(((eIn: tf.Tensor) => ({
+    value: tf.gather(eIn, rows, 0),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.scatterND(tf.reshape(rows, [-1, 1]), dy as tf.Tensor, [N, D]),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(E) as tf.Tensor2D;
 }
 
 /** The query vector f(s) `[B, E]` of the embedding head. */

@@ -15,6 +15,8 @@ export interface PlantedEnvOptions {
   batchSize: number;
   episodeLength: number;
   seed: number;
+  /** Put the rewarded item in `info.target`. */
+  revealTarget?: boolean;
 }
 
 export class PlantedNextItemEnv implements RecEnv {
@@ -57,16 +59,19 @@ export class PlantedNextItemEnv implements RecEnv {
     const { batchSize, seqLen } = this.o;
     const reward = new Float32Array(batchSize);
     const done = new Uint8Array(batchSize);
+    const target = new Int32Array(batchSize);
     this.t++;
     for (let b = 0; b < batchSize; b++) {
       const cur = this.history[b * seqLen + seqLen - 1];
       const next = this.perm[cur];
       reward[b] = actions[b] === next ? 1 : 0;
+      target[b] = next;
       this.history.copyWithin(b * seqLen, b * seqLen + 1, (b + 1) * seqLen);
       this.history[b * seqLen + seqLen - 1] = next;
       done[b] = this.t >= this.o.episodeLength ? 1 : 0;
     }
-    return { obs: this.observe(), reward, done, info: {} };
+    // Like @rec/env's replay env, name the rewarded item (only the full-information update reads it).
+    return { obs: this.observe(), reward, done, info: this.o.revealTarget ? { target } : {} };
   }
 
   getState(): { rng: RngState; t: number; history: number[] } {
