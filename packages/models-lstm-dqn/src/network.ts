@@ -193,11 +193,18 @@ function withItemInput(params: ParamTensors, c: NetworkConfig, x: tf.Tensor3D): 
 /** E[rows] `[n, D]` with a scatter-add gradient (tfjs' gather gradient needs UnsortedSegmentSum, which wasm lacks). */
 function lookupRows(E: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
   const [N, D] = E.shape;
-  const f = tf.customGrad(((eIn: tf.Tensor) => ({
-    value: tf.gather(eIn, rows, 0),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.scatterND(tf.reshape(rows, [-1, 1]), dy as tf.Tensor, [N, D]),
-  })) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(E) as tf.Tensor2D;
+  // The rows go in as an input (not a closure) so they stay alive until the backward pass.
+  const f = tf.customGrad(((eIn: tf.Tensor, rIn: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([rIn]);
+    return {
+      value: tf.gather(eIn, rIn as tf.Tensor1D, 0),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+        tf.scatterND(tf.reshape(saved[0], [-1, 1]), dy as tf.Tensor, [N, D]),
+        tf.zerosLike(saved[0]),
+      ],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(E, rows) as tf.Tensor2D;
 }
 
 /** The query vector f(s) `[B, E]` of the embedding head. */
