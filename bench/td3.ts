@@ -7,7 +7,7 @@
  *     belief update, reward); users per second and the agent/environment split, with the environment's tfjs matcher
  *     and its typed-array matcher. Also our own recommend() (actor + ItemMatcher + merge) over the same users.
  *
- * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--no-torch]
+ * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--no-torch] [--update-only]
  * Environment: REC_PYTHON (interpreter with torch), REC_WASM_THREADS.
  */
 import { spawnSync } from 'node:child_process';
@@ -106,7 +106,7 @@ console.log(describeBackend(info));
 // ---------------------------------------------------------------------------------------------------------------
 // 2. One full round of the belief simulator
 // ---------------------------------------------------------------------------------------------------------------
-{
+if (!args.includes('--update-only')) {
   console.log(`\n## One round: ${numUsers.toLocaleString()} users, ${numItems.toLocaleString()} items, batches of ${populationBatch.toLocaleString()}`);
   let t0 = performance.now();
   const data = syntheticBeliefSimData({ numUsers, numItems, seed: 7 });

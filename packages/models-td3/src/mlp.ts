@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, type Rng } from '@rec/core';
-import { BatchNorm, type BatchNormOptions } from './batch-norm.js';
+import { addBias, BatchNorm, type BatchNormOptions } from './batch-norm.js';
 
 export interface MlpOptions {
   input: number;
@@ -81,7 +81,7 @@ export class Mlp {
     const batch = x.shape[0];
     let h = this.inputNorm ? this.inputNorm.apply(x, training) : x;
     for (let i = 0; i < hidden.length; i++) {
-      h = tf.relu(tf.add(tf.matMul(h, this.layers[i].w as tf.Tensor2D), this.layers[i].b)) as tf.Tensor2D;
+      h = tf.relu(addBias(tf.matMul(h, this.layers[i].w as tf.Tensor2D), this.layers[i].b)) as tf.Tensor2D;
       if (this.norms.length) h = this.norms[i].apply(h, training);
       if (training && dropout > 0) {
         if (!rng) throw new InvalidArgumentError('missing generator', { where: 'Mlp.apply', expected: 'an Rng for training-mode dropout masks', got: rng });
@@ -89,7 +89,7 @@ export class Mlp {
       }
     }
     const last = this.layers[this.layers.length - 1];
-    const out = tf.add(tf.matMul(h, last.w as tf.Tensor2D), last.b) as tf.Tensor2D;
+    const out = addBias(tf.matMul(h, last.w as tf.Tensor2D), last.b);
     if (outputActivation === 'tanh') return tf.mul(tf.tanh(out), outputScale);
     return out;
   }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, InvalidArgumentError, Rng, ShapeError, EnvContractError, RecError } from '@rec/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Adam, clipByGlobalNorm } from './adam.js';
-import { BatchNorm } from './batch-norm.js';
+import { addBias, BatchNorm, batchNormTrain } from './batch-norm.js';
 import { dropoutMask } from './mlp.js';
 import { createTd3, TD3_DEFAULTS } from './td3.js';
 import { TargetCosineEnv } from './test-env.js';
@@ -41,6 +41,36 @@ describe('batch norm', () => {
     expect(bn.runningMean.dataSync()[0]).toBeCloseTo(0.2, 6);
     tf.dispose([y, z]);
     bn.dispose();
+  });
+
+  it('has hand-written gradients equal to tfjs autodiff of the plain formulas', () => {
+    const r = new Rng(4);
+    const x = tf.tensor2d(r.fillNormal(new Float32Array(6 * 5)) as Float32Array, [6, 5]);
+    const gamma = tf.tensor1d(r.fillUniform(new Float32Array(5), 0.5, 1.5) as Float32Array);
+    const beta = tf.tensor1d(r.fillNormal(new Float32Array(5)) as Float32Array);
+    const w = tf.tensor2d(r.fillNormal(new Float32Array(6 * 5)) as Float32Array, [6, 5]); // a loss sum(w * y) probes every output
+    const reference = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xi, 0);
+      return tf.sum(tf.mul(w, tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, 1e-5))), g), b)));
+    };
+    const ours = (xi: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const out = batchNormTrain(xi as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-5);
+      out.mean.dispose();
+      out.variance.dispose();
+      return tf.sum(tf.mul(w, out.y));
+    };
+    const expected = tf.grads(reference)([x, gamma, beta]);
+    const got = tf.grads(ours)([x, gamma, beta]);
+    for (let i = 0; i < 3; i++) {
+      const e = expected[i].dataSync();
+      const g = got[i].dataSync();
+      for (let j = 0; j < e.length; j++) expect(g[j]).toBeCloseTo(e[j], 4);
+    }
+    const biasExpected = tf.grads((xi: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(w, tf.add(xi, b))))([x, beta]);
+    const biasGot = tf.grads((xi: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(w, addBias(xi as tf.Tensor2D, b as tf.Tensor1D))))([x, beta]);
+    expect(Array.from(biasGot[1].dataSync())).toEqual(Array.from(biasExpected[1].dataSync()).map((v) => expect.closeTo(v, 5)));
+    expect(Array.from(biasGot[0].dataSync())).toEqual(Array.from(biasExpected[0].dataSync()));
+    tf.dispose([x, gamma, beta, w, ...expected, ...got, ...biasExpected, ...biasGot]);
   });
 });
 
