@@ -1,0 +1,339 @@
+/**
+ * The alibaba-train pipeline: data -> features and splits -> LSTM-DQN training -> evaluation against baselines
+ * (the paper's session protocol and full-ranking leave-last-out) -> results/ (metrics JSON, markdown report,
+ * training curves, the saved model ready for @rec/serve).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  initBackend,
+  describeBackend,
+  RunLogger,
+  writeJsonAtomic,
+  writeFileAtomic,
+  InvalidArgumentError,
+  type BackendInfo,
+} from '@rec/core';
+import {
+  ingest,
+  describeDataset,
+  datasetStats,
+  sessionize,
+  sampleSessions,
+  userSequences,
+  userProfileAllSteps,
+  subLog,
+  writeSyntheticUserBehavior,
+  type IndexedLog,
+  type IngestReport,
+} from '@rec/data';
+import { LoggedReplayEnv } from '@rec/env';
+import {
+  lstmDqnSessionSplit,
+  leaveLastOutSplit,
+  evaluatePolicy,
+  randomScorer,
+  mostPopularScorer,
+  recentPopularScorer,
+  itemKnnScorer,
+  offlineMarkdown,
+  offlineRows,
+  trainingCurvesSpec,
+  metricComparisonSpec,
+  savePlot,
+  trainingPointsFromJsonl,
+  type OfflineEvalResult,
+  type OfflineSplit,
+  type Scorer,
+  type ItemsCsr,
+} from '@rec/eval';
+import { LstmDqn, saveModel, type LstmDqnOptions } from '@rec/models-lstm-dqn';
+
+export interface TrainOptions {
+  /** UserBehavior CSV (plain or gzip). Default: ../shared/data/userbehavior-head when present, else synthetic. */
+  data?: string;
+  /** Reader preset for `data` (userBehavior, movielensRatings, diginetica). */
+  preset?: 'userBehavior' | 'movielensRatings' | 'diginetica';
+  /** Rows of the synthetic log generated when no data is found. */
+  syntheticRows?: number;
+  /** Sessions sampled for training (the paper used 100,000). */
+  sessions?: number;
+  /** Training episodes (user-episodes, see @rec/models-lstm-dqn). */
+  episodes?: number;
+  /** `paper` (the paper's 10x10 profile state) or `variant`; `items` adds the history's item ids to the state. */
+  model?: 'paper' | 'paper+items' | 'variant';
+  backend?: string;
+  seed?: number;
+  /** Output directory (default ./results). */
+  out?: string;
+  /** Resume training from the latest checkpoint in `<out>/checkpoints`. */
+  resume?: boolean;
+  /** List length for the metrics. */
+  k?: number;
+  /** Bootstrap resamples for the confidence intervals. */
+  bootstrap?: number;
+  /** Print progress bars (default: when stderr is a terminal). */
+  progress?: boolean;
+  quiet?: boolean;
+}
+
+export interface TrainSummary {
+  dataset: string;
+  backend: string;
+  rows: number;
+  users: number;
+  items: number;
+  trainSeconds: number;
+  results: { protocol: string; policy: string; metrics: Record<string, number> }[];
+  out: string;
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (examples/alibaba-train/dist -> ../../..). */
+export const repoRoot = resolve(here, '..', '..', '..');
+
+export function defaultDataPath(): string | null {
+  const dir = process.env.REC_DATA_DIR ?? join(repoRoot, '..', 'shared', 'data');
+  const p = join(dir, 'userbehavior-head', 'UserBehavior.csv');
+  return existsSync(p) ? p : null;
+}
+
+/** Wrap the agent as an @rec/eval Scorer: each unit's state is the replay observation at its context's end. */
+export function lstmDqnScorer(agent: LstmDqn, split: OfflineSplit, env: LoggedReplayEnv, name = 'LSTM-DQN'): Scorer {
+  const seqs = env.sequences;
+  // Sequence position of each unit's last context event (the state the model sees before the held-out items).
+  const posOfRow = new Int32Array(split.log.numRows);
+  for (let j = 0; j < seqs.rows.length; j++) posOfRow[seqs.rows[j]] = j;
+  return {
+    name,
+    scoreUsers(units: Int32Array, k: number, exclude?: ItemsCsr): Int32Array {
+      const users = new Int32Array(units.length);
+      const pos = new Int32Array(units.length);
+      for (let i = 0; i < units.length; i++) {
+        const u = units[i];
+        users[i] = split.unitUser[u];
+        const ctxLen = split.context.offsets[u + 1] - split.context.offsets[u];
+        // Context = the user's first ctxLen events in time order, so its last event is at offset ctxLen - 1.
+        pos[i] = ctxLen > 0 ? seqs.offsets[users[i]] + ctxLen - 1 : -1;
+      }
+      const states = env.observeAt(users, pos);
+      let ex: { offsets: Int32Array; items: Int32Array } | undefined;
+      if (exclude) {
+        const offsets = new Int32Array(units.length + 1);
+        const items: number[] = [];
+        for (let i = 0; i < units.length; i++) {
+          const u = units[i];
+          for (let j = exclude.offsets[u]; j < exclude.offsets[u + 1]; j++) items.push(exclude.items[j]);
+          offsets[i + 1] = items.length;
+        }
+        ex = { offsets, items: Int32Array.from(items) };
+      }
+      const historyLengths = new Int32Array(units.length);
+      for (let i = 0; i < units.length; i++) historyLengths[i] = split.context.offsets[units[i] + 1] - split.context.offsets[units[i]];
+      return agent.recommendBatch(states, k, { exclude: ex, historyLengths }).items;
+    },
+  };
+}
+
+function fmt(x: number, d = 4): string {
+  return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
+}
+
+export async function runAlibabaTrain(options: TrainOptions = {}): Promise<TrainSummary> {
+  const seed = options.seed ?? 42;
+  const out = resolve(options.out ?? 'results');
+  const k = options.k ?? 10;
+  const model = options.model ?? 'paper+items';
+  mkdirSync(out, { recursive: true });
+  const logger = new RunLogger({ metricsPath: join(out, 'training.jsonl'), progress: options.progress, quiet: options.quiet });
+  const say = (s: string) => logger.info(s);
+
+  // 1. Backend.
+  const backend: BackendInfo = await initBackend(options.backend ?? 'tensorflow,webgpu,wasm,cpu');
+  say(describeBackend(backend));
+
+  // 2. Data: a given path, the real sample beside the checkout, or a generated synthetic log.
+  let dataPath = options.data ?? defaultDataPath();
+  let datasetName: string;
+  if (dataPath) {
+    if (!existsSync(dataPath)) {
+      throw new InvalidArgumentError('data file not found', { where: 'alibaba-train --data', expected: 'a UserBehavior CSV (or .gz)', got: dataPath });
+    }
+    datasetName = dataPath;
+  } else {
+    const rows = options.syntheticRows ?? 200_000;
+    dataPath = join(out, 'data', `synthetic-${rows}-seed${seed}.csv`);
+    if (!existsSync(dataPath)) {
+      say(`no data given and none found: generating a synthetic UserBehavior log of ${rows} rows -> ${dataPath}`);
+      await writeSyntheticUserBehavior(dataPath, { rows, seed });
+    }
+    datasetName = `synthetic (${rows} rows, seed ${seed})`;
+  }
+  const t0 = performance.now();
+  const { log, report } = (await ingest(dataPath, { preset: options.preset ?? 'userBehavior' })) as { log: IndexedLog; report: IngestReport };
+  say(describeDataset(log, report));
+  say(`ingest ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+
+  // 3. Splits: the paper's protocol (sessions, 70/30) and full-ranking leave-last-out.
+  const sessionSplit = lstmDqnSessionSplit(log, { seed, trainShare: 0.7 });
+  const lloSplit = leaveLastOutSplit(log, { excludeSeen: true });
+  say(`paper protocol: ${sessionSplit.numUnits} test sessions with a purchase; leave-last-out: ${lloSplit.numUnits} users`);
+
+  // 4. Training environment: replay of sampled training sessions; the state's history reads only training rows.
+  const trainLog = subLog(log, sessionSplit.trainRows) as IndexedLog;
+  const trainSeqs = userSequences(trainLog, log.numUsers);
+  const allTrainSessions = sessionize(trainLog, { sequences: trainSeqs });
+  const wanted = options.sessions ?? 100_000;
+  const trainSessions = sampleSessions(allTrainSessions, Math.min(wanted, allTrainSessions.numSessions), seed, { ifTooFew: 'all' });
+  const itemHistory = model === 'paper+items';
+  const env = new LoggedReplayEnv({
+    log: { ...trainLog, numItems: log.numItems },
+    sessions: trainSessions,
+    sequences: trainSeqs,
+    profiles: userProfileAllSteps(trainLog, trainSeqs),
+    batchSize: 32,
+    history: 'interacted',
+    targetBehavior: 'any',
+    itemHistory,
+    seed,
+  });
+  say(`training on ${trainSessions.numSessions} sessions (${allTrainSessions.numSessions} available, ${wanted} requested)`);
+
+  const agentOptions: LstmDqnOptions = {
+    numActions: log.numItems,
+    // paper+items: the paper network, with the history's item ids embedded next to the 10 profile features.
+    network: model === 'variant' ? 'variant' : model === 'paper+items' ? { featureDim: 11, itemInputDim: 32 } : 'paper',
+    seed,
+    learningStarts: 256,
+    batchSize: 64,
+    epsilonDecay: 'linear',
+    epsilonDecayEpisodes: Math.max(1, Math.floor((options.episodes ?? 2000) * 0.6)),
+  };
+  const agent = new LstmDqn(agentOptions);
+  // Popularity for cold-start users comes from training rows only.
+  agent.addPopularity(trainLog.item);
+
+  const episodes = options.episodes ?? 2000;
+  const tTrain = performance.now();
+  const learnResult = await agent.learn({
+    env,
+    episodes,
+    logger,
+    checkpointDir: join(out, 'checkpoints'),
+    checkpointEvery: Math.max(100, Math.floor(episodes / 5)),
+    resume: options.resume ?? false,
+  });
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  say(`trained ${learnResult.episodes} episodes, ${learnResult.gradientSteps} gradient steps in ${trainSeconds.toFixed(1)} s`);
+
+  // 5. Evaluation against baselines, in the same run. The agent reads history through the full log up to each
+  // unit's context end (nothing after it).
+  const fullSeqs = userSequences(log);
+  const evalEnv = new LoggedReplayEnv({
+    log,
+    sessions: sessionize(log, { sequences: fullSeqs }),
+    sequences: fullSeqs,
+    profiles: userProfileAllSteps(log, fullSeqs),
+    batchSize: 1,
+    history: 'interacted',
+    targetBehavior: 'any',
+    itemHistory,
+    seed,
+  });
+  const results: OfflineEvalResult[] = [];
+  for (const split of [sessionSplit, lloSplit]) {
+    const scorers: Scorer[] = [
+      randomScorer(log.numItems, seed),
+      mostPopularScorer(split),
+      recentPopularScorer(split),
+      itemKnnScorer(split),
+      lstmDqnScorer(agent, split, evalEnv, `LSTM-DQN (${model})`),
+    ];
+    for (const s of scorers) results.push(evaluatePolicy(s, split, { k, bootstrap: options.bootstrap ?? 500, seed }));
+  }
+
+  // 6. Results: metrics JSON, markdown report, plots, saved model.
+  const table = [sessionSplit, lloSplit]
+    .map((s) => `### ${s.protocol} (${s.numUnits} units)\n\n${offlineMarkdown(results.filter((r) => r.protocol === s.protocol))}`)
+    .join('\n\n');
+  const trainingPoints = existsSync(join(out, 'training.jsonl')) ? trainingPointsFromJsonl(readFileSync(join(out, 'training.jsonl'), 'utf8')).points : [];
+  const plots: string[] = [];
+  if (trainingPoints.length > 1) {
+    const p = await savePlot(trainingCurvesSpec(trainingPoints, 'LSTM-DQN training'), join(out, 'training-curves'));
+    plots.push(p.pngPath, p.svgPath);
+  }
+  const rows = offlineRows(results);
+  const cmp = await savePlot(
+    metricComparisonSpec(
+      results.map((r) => ({ policy: r.policy, metric: `HR@${k} (${r.protocol})`, value: r.summary.hitRate.value, lo: r.summary.hitRate.lo, hi: r.summary.hitRate.hi })),
+      `Hit rate @${k} with 95% bootstrap intervals`,
+    ),
+    join(out, 'hit-rate'),
+  );
+  plots.push(cmp.pngPath, cmp.svgPath);
+  const modelDir = join(out, 'model');
+  await saveModel(agent, modelDir);
+  const stats = datasetStats(log);
+  const summary: TrainSummary = {
+    dataset: datasetName,
+    backend: backend.name,
+    rows: log.numRows,
+    users: log.numUsers,
+    items: log.numItems,
+    trainSeconds,
+    results: results.map((r) => ({
+      protocol: r.protocol,
+      policy: r.policy,
+      metrics: Object.fromEntries(
+        Object.entries(r.summary).map(([m, e]) => [m, typeof e === 'number' ? e : (e as { value: number }).value]),
+      ),
+    })),
+    out,
+  };
+  await writeJsonAtomic(join(out, 'metrics.json'), {
+    ...summary,
+    config: { ...options, seed, k, model, episodes, resolved: agent.config },
+    versions: { node: process.version, tfjs: tf.version_core, backend: describeBackend(backend) },
+    ingest: report,
+    stats,
+    learn: learnResult,
+    rows,
+  });
+  const md = [
+    `# alibaba-train report`,
+    '',
+    `- dataset: ${datasetName}`,
+    `- rows ${log.numRows}, users ${log.numUsers}, items ${log.numItems}, categories ${log.numCategories}`,
+    `- backend: ${describeBackend(backend)}`,
+    `- model: LSTM-DQN (${model}), ${learnResult.episodes} episodes, ${learnResult.gradientSteps} gradient steps, ${trainSeconds.toFixed(1)} s`,
+    `- seed ${seed}; list length k = ${k}; 95% bootstrap intervals (${options.bootstrap ?? 500} resamples)`,
+    '',
+    '## Results',
+    '',
+    table,
+    '',
+    '## Protocols',
+    '',
+    ...[sessionSplit, lloSplit].map((s) => `- **${s.protocol}**: ${s.description}`),
+    '',
+    '## Plots',
+    '',
+    ...plots.filter((p) => p.endsWith('.png')).map((p) => `![${p.split('/').pop()}](${p.split('/').pop()})`),
+    '',
+    `The trained model is in \`model/\` (load it with \`loadLstmDqn\` or serve it with \`rec-serve --model ${modelDir}\`).`,
+    '',
+  ].join('\n');
+  await writeFileAtomic(join(out, 'report.md'), md);
+  await logger.close();
+
+  if (!options.quiet) {
+    process.stdout.write(`\n${table}\n\nresults in ${out} (report.md, metrics.json, ${plots.length} plot files, model/)\n`);
+  }
+  agent.dispose();
+  return summary;
+}
+
+export { fmt };
