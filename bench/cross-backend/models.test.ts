@@ -30,10 +30,16 @@ const AFTER_ADAM_STEP: Tolerance = { atol: 1e-4, rtol: 1e-3 };
 // shape where tfjs-backend-webgpu 4.22 picks its buggy SplitK program if the transpose flag is used.
 const LSTM = { items: 2048, seqLen: 5, featureDim: 6, batch: 32 };
 
-function lstmRun(): tf.Tensor[] {
+/** Item ids for the last feature column of every step (the `itemInputDim` option): -1 = padding. */
+function withItemIds(states: Float32Array, rng: Rng): Float32Array {
+  for (let i = LSTM.featureDim - 1; i < states.length; i += LSTM.featureDim) states[i] = rng.next() < 0.2 ? -1 : rng.int(LSTM.items);
+  return states;
+}
+
+function lstmRun(itemInputDim = 0): tf.Tensor[] {
   const agent = new LstmDqn({
     numActions: LSTM.items,
-    network: { seqLen: LSTM.seqLen, featureDim: LSTM.featureDim, hidden: 16, layers: 1, mlp: [32] },
+    network: { seqLen: LSTM.seqLen, featureDim: LSTM.featureDim, hidden: 16, layers: 1, mlp: [32], itemInputDim },
     batchSize: LSTM.batch,
     bufferSize: 256,
     learningStarts: LSTM.batch,
@@ -45,14 +51,18 @@ function lstmRun(): tf.Tensor[] {
     const S = LSTM.seqLen * LSTM.featureDim;
     const n = 128;
     // Through the public feedback path (feedbackTrainSteps: 0 stores without training; the step is taken below).
+    const states = (m: number) => {
+      const x = rng.fillNormal(new Float32Array(m * S)) as Float32Array;
+      return itemInputDim > 0 ? withItemIds(x, rng) : x;
+    };
     agent.updateFromFeedback({
-      obs: rng.fillNormal(new Float32Array(n * S)) as Float32Array,
+      obs: states(n),
       items: Int32Array.from({ length: n }, () => rng.int(LSTM.items)),
       rewards: Float32Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)),
-      nextObs: rng.fillNormal(new Float32Array(n * S)) as Float32Array,
+      nextObs: states(n),
       dones: Uint8Array.from({ length: n }, () => (rng.next() < 0.1 ? 1 : 0)),
     });
-    const probe = rng.fillNormal(new Float32Array(8 * S)) as Float32Array;
+    const probe = states(8);
     const qBefore = agent.qValues(probe);
     const loss = agent.trainStep();
     const qAfter = agent.qValues(probe);
@@ -100,29 +110,43 @@ describeBackends('LSTM-DQN agent (@rec/models-lstm-dqn)', (ctx) => {
     const moved = Math.max(...Array.from(want[3], Math.abs));
     expect(moved).toBeGreaterThan(10 * AFTER_ADAM_STEP.atol);
   });
+
+  it('with the item-id input (itemInputDim: a learned item table, gather + scatter-add gradient): Q, loss and Q after a step match cpu', async () => {
+    const run = () => lstmRun(8);
+    const [got, want] = [await ctx.run(run), await ctx.onCpu(run)];
+    expect(closeness(got[0], want[0], TOLERANCE.forward).ok, 'Q before').toBe(true);
+    expect(closeness(got[1], want[1], TOLERANCE.gradient).ok, `loss ${got[1][0]} vs ${want[1][0]}`).toBe(true);
+    const c = closeness(got[2], want[2], AFTER_ADAM_STEP);
+    expect(c.ok, `Q after: max |diff| ${c.maxAbsDiff}`).toBe(true);
+  });
 }, { backends: ['cpu', 'wasm'] });
 
 /** The paper network scaled down, dropout on; the Q-head backward dq @ Wq^T is [32, 32] with K = 2048 (SplitK). */
 const NET = paperNetwork(LSTM.items, { seqLen: LSTM.seqLen, featureDim: LSTM.featureDim, hidden: 16, layers: 2, mlp: [64, 32] });
 
-function lstmNetworkStep(): tf.Tensor[] {
-  const shapes = networkParamShapes(NET);
+/** The same with the item-id input: the last feature column holds item ids, embedded by a learned table. */
+const NET_ITEMS = { ...NET, itemInputDim: 8 };
+
+function lstmNetworkStep(net = NET): tf.Tensor[] {
+  const NET_ = net;
+  const shapes = networkParamShapes(NET_);
   const names = Object.keys(shapes).sort();
   const params = names.map((n, i) => tf.tensor(new Rng(`net-${n}`).fillNormal(new Float32Array(shapes[n].reduce((a, b) => a * b, 1)), 0, i % 2 ? 0.05 : 0.2) as Float32Array, shapes[n]));
   const rng = new Rng('net-batch');
   const S = LSTM.seqLen * LSTM.featureDim;
-  const obs = tf.tensor3d(rng.fillNormal(new Float32Array(LSTM.batch * S)) as Float32Array, [LSTM.batch, LSTM.seqLen, LSTM.featureDim]);
+  const raw = rng.fillNormal(new Float32Array(LSTM.batch * S)) as Float32Array;
+  const obs = tf.tensor3d((NET_.itemInputDim ?? 0) > 0 ? withItemIds(raw, rng) : raw, [LSTM.batch, LSTM.seqLen, LSTM.featureDim]);
   const actions = tf.tensor1d(Int32Array.from({ length: LSTM.batch }, () => rng.int(LSTM.items)), 'int32');
   const target = tf.tensor1d(Float32Array.from({ length: LSTM.batch }, () => rng.normal(0, 0.5)));
   const lossOf = (...ts: tf.Tensor[]) => {
     const p = Object.fromEntries(names.map((n, i) => [n, ts[i]]));
-    const q = qValues(p, NET, obs, { training: true, seed: 1234 });
+    const q = qValues(p, NET_, obs, { training: true, seed: 1234 });
     const qa = tf.sum(tf.mul(q, tf.oneHot(actions, LSTM.items, 1, 0, 'float32')), 1);
     const absd = tf.abs(tf.sub(qa, target));
     const m = tf.minimum(absd, 1); // Huber(1), as in LstmDqn.trainStep
     return tf.mean(tf.add(tf.mul(tf.square(m), 0.5), tf.sub(absd, m))) as tf.Scalar;
   };
-  const evalQ = qValues(Object.fromEntries(names.map((n, i) => [n, params[i]])), NET, obs, { training: false });
+  const evalQ = qValues(Object.fromEntries(names.map((n, i) => [n, params[i]])), NET_, obs, { training: false });
   const { value, grads } = tf.valueAndGrads(lossOf)(params);
   return [evalQ, value, ...grads];
 }
@@ -153,6 +177,13 @@ describeBackends('LSTM-DQN network and training-step gradients (@rec/models-lstm
     const { actual } = await ctx.compareWithCpu(lstmNetworkStep, TOLERANCE.gradient);
     expect(actual.length).toBe(2 + Object.keys(networkParamShapes(NET)).length);
     for (const g of actual.slice(2)) expect(g.some((v) => v !== 0)).toBe(true);
+  });
+
+  it('the same with the item-id input (learned item table: gather forward, scatter-add gradient)', async () => {
+    const { actual } = await ctx.compareWithCpu(() => lstmNetworkStep(NET_ITEMS), TOLERANCE.gradient);
+    expect(actual.length).toBe(2 + Object.keys(networkParamShapes(NET_ITEMS)).length);
+    const table = Object.keys(networkParamShapes(NET_ITEMS)).sort().indexOf('items.input');
+    expect(actual[2 + table].some((v) => v !== 0)).toBe(true); // the table gets gradient
   });
 });
 
