@@ -1,7 +1,7 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/main.ts', 'src/pipeline.ts'],
+  entry: ['src/main.ts', 'src/pipeline.ts', 'src/results.ts'],
   format: ['esm'],
   dts: false,
   sourcemap: true,

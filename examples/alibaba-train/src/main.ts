@@ -15,9 +15,10 @@ Options
   --preset NAME         reader preset for --data: userBehavior (default), movielensRatings, diginetica
   --synthetic-rows N    rows of the generated log when no data is found (default 200000)
   --sessions N          training sessions sampled (the paper's 100000; default 100000 or all there are)
-  --episodes N          training episodes (default 2000; --quick: 200)
+  --episodes N          training episodes (default 1000; --quick: 200)
   --model NAME          paper+items (default: the paper network, history item ids added to the state),
-                        paper (the paper's 10x10 profile state only), variant
+                        paper (the paper's 10x10 profile state only), variant (BiLSTM x3 + attention +
+                        dueling, on the paper+items state)
   --backend LIST        tfjs backends to try in order (default tensorflow,webgpu,wasm,cpu; REC_BACKEND overrides)
   --seed N              seed of every random choice (default 42)
   --out DIR             output directory (default ./results)

@@ -142,6 +142,126 @@ function fmt(x: number, d = 4): string {
   return Number.isFinite(x) ? x.toFixed(d) : 'n/a';
 }
 
+export interface EvaluateOptions {
+  seed: number;
+  k: number;
+  model: 'paper' | 'paper+items' | 'variant';
+  episodes: number;
+  sessions?: number;
+  bootstrap?: number;
+  logger: RunLogger;
+  checkpointDir?: string;
+  resume?: boolean;
+  /** Extra baselines to evaluate next to the built-in ones (e.g. the supervised GRU4Rec). */
+  extraScorers?: (split: OfflineSplit) => Scorer[];
+}
+
+export interface EvaluateResult {
+  sessionSplit: OfflineSplit;
+  lloSplit: OfflineSplit;
+  results: OfflineEvalResult[];
+  agent: LstmDqn;
+  learnResult: Awaited<ReturnType<LstmDqn['learn']>>;
+  trainSeconds: number;
+}
+
+/**
+ * Splits `log` by the paper's protocol and leave-last-out, trains the LSTM-DQN on replayed training sessions and
+ * evaluates it with the baselines on both protocols. The agent trains only on rows that are training rows of both
+ * splits, so neither protocol's held-out events leak into it.
+ */
+export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Promise<EvaluateResult> {
+  const { seed, k, model, logger } = o;
+  const say = (s: string) => logger.info(s);
+  // Splits: the paper's protocol (sessions, 70/30) and full-ranking leave-last-out.
+  const sessionSplit = lstmDqnSessionSplit(log, { seed, trainShare: 0.7 });
+  const lloSplit = leaveLastOutSplit(log, { excludeSeen: true });
+  say(`paper protocol: ${sessionSplit.numUnits} test sessions with a purchase; leave-last-out: ${lloSplit.numUnits} users`);
+
+  // Training environment: replay of sampled training sessions; the state's history reads only training rows.
+  const inLlo = new Uint8Array(log.numRows);
+  for (const r of lloSplit.trainRows) inLlo[r] = 1;
+  const trainRows = sessionSplit.trainRows.filter((r) => inLlo[r] === 1);
+  const trainLog = subLog(log, trainRows) as IndexedLog;
+  const trainSeqs = userSequences(trainLog, log.numUsers);
+  const allTrainSessions = sessionize(trainLog, { sequences: trainSeqs });
+  const wanted = o.sessions ?? 100_000;
+  const trainSessions = sampleSessions(allTrainSessions, Math.min(wanted, allTrainSessions.numSessions), seed, { ifTooFew: 'all' });
+  const itemHistory = model !== 'paper';
+  const env = new LoggedReplayEnv({
+    log: { ...trainLog, numItems: log.numItems },
+    sessions: trainSessions,
+    sequences: trainSeqs,
+    profiles: userProfileAllSteps(trainLog, trainSeqs),
+    batchSize: 32,
+    history: 'interacted',
+    targetBehavior: 'any',
+    itemHistory,
+    seed,
+  });
+  say(`training on ${trainSessions.numSessions} sessions (${allTrainSessions.numSessions} available, ${wanted} requested)`);
+
+  const agentOptions: LstmDqnOptions = {
+    numActions: log.numItems,
+    // paper+items: the paper network, with the history's item ids embedded next to the 10 profile features.
+    // variant: BiLSTM(256) x 3 + 8-head attention + dueling head, on the same replay state as paper+items (the
+    // replay environment produces 10 steps of profile features + item id, not the variant's 20-d event encoding).
+    network:
+      model === 'variant'
+        ? { featureDim: 11, itemInputDim: 32, hidden: 256, layers: 3, bidirectional: true, rnnDropout: 0.3, attentionHeads: 8, mlpDropout: 0.3, dueling: true }
+        : model === 'paper+items'
+          ? { featureDim: 11, itemInputDim: 32 }
+          : 'paper',
+    seed,
+    learningStarts: 256,
+    batchSize: 64,
+    epsilonDecay: 'linear',
+    epsilonDecayEpisodes: Math.max(1, Math.floor(o.episodes * 0.6)),
+  };
+  const agent = new LstmDqn(agentOptions);
+  // Popularity for cold-start users comes from training rows only.
+  agent.addPopularity(trainLog.item);
+  const tTrain = performance.now();
+  const learnResult = await agent.learn({
+    env,
+    episodes: o.episodes,
+    logger,
+    checkpointDir: o.checkpointDir,
+    checkpointEvery: o.checkpointDir ? Math.max(100, Math.floor(o.episodes / 5)) : 0,
+    resume: o.resume ?? false,
+  });
+  const trainSeconds = (performance.now() - tTrain) / 1000;
+  say(`trained ${learnResult.episodes} episodes, ${learnResult.gradientSteps} gradient steps in ${trainSeconds.toFixed(1)} s`);
+
+  // Evaluation against baselines, in the same run. The agent reads history through the full log up to each
+  // unit's context end (nothing after it).
+  const fullSeqs = userSequences(log);
+  const evalEnv = new LoggedReplayEnv({
+    log,
+    sessions: sessionize(log, { sequences: fullSeqs }),
+    sequences: fullSeqs,
+    profiles: userProfileAllSteps(log, fullSeqs),
+    batchSize: 1,
+    history: 'interacted',
+    targetBehavior: 'any',
+    itemHistory,
+    seed,
+  });
+  const results: OfflineEvalResult[] = [];
+  for (const split of [sessionSplit, lloSplit]) {
+    const scorers: Scorer[] = [
+      randomScorer(log.numItems, seed),
+      mostPopularScorer(split),
+      recentPopularScorer(split),
+      itemKnnScorer(split),
+      ...(o.extraScorers?.(split) ?? []),
+      lstmDqnScorer(agent, split, evalEnv, `LSTM-DQN (${model})`),
+    ];
+    for (const sc of scorers) results.push(evaluatePolicy(sc, split, { k, bootstrap: o.bootstrap ?? 500, seed }));
+  }
+  return { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds };
+}
+
 export async function runAlibabaTrain(options: TrainOptions = {}): Promise<TrainSummary> {
   const seed = options.seed ?? 42;
   const out = resolve(options.out ?? 'results');
@@ -177,83 +297,18 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
   say(describeDataset(log, report));
   say(`ingest ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
-  // 3. Splits: the paper's protocol (sessions, 70/30) and full-ranking leave-last-out.
-  const sessionSplit = lstmDqnSessionSplit(log, { seed, trainShare: 0.7 });
-  const lloSplit = leaveLastOutSplit(log, { excludeSeen: true });
-  say(`paper protocol: ${sessionSplit.numUnits} test sessions with a purchase; leave-last-out: ${lloSplit.numUnits} users`);
-
-  // 4. Training environment: replay of sampled training sessions; the state's history reads only training rows.
-  const trainLog = subLog(log, sessionSplit.trainRows) as IndexedLog;
-  const trainSeqs = userSequences(trainLog, log.numUsers);
-  const allTrainSessions = sessionize(trainLog, { sequences: trainSeqs });
-  const wanted = options.sessions ?? 100_000;
-  const trainSessions = sampleSessions(allTrainSessions, Math.min(wanted, allTrainSessions.numSessions), seed, { ifTooFew: 'all' });
-  const itemHistory = model === 'paper+items';
-  const env = new LoggedReplayEnv({
-    log: { ...trainLog, numItems: log.numItems },
-    sessions: trainSessions,
-    sequences: trainSeqs,
-    profiles: userProfileAllSteps(trainLog, trainSeqs),
-    batchSize: 32,
-    history: 'interacted',
-    targetBehavior: 'any',
-    itemHistory,
+  const { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds } = await trainAndEvaluate(log, {
     seed,
-  });
-  say(`training on ${trainSessions.numSessions} sessions (${allTrainSessions.numSessions} available, ${wanted} requested)`);
-
-  const agentOptions: LstmDqnOptions = {
-    numActions: log.numItems,
-    // paper+items: the paper network, with the history's item ids embedded next to the 10 profile features.
-    network: model === 'variant' ? 'variant' : model === 'paper+items' ? { featureDim: 11, itemInputDim: 32 } : 'paper',
-    seed,
-    learningStarts: 256,
-    batchSize: 64,
-    epsilonDecay: 'linear',
-    epsilonDecayEpisodes: Math.max(1, Math.floor((options.episodes ?? 2000) * 0.6)),
-  };
-  const agent = new LstmDqn(agentOptions);
-  // Popularity for cold-start users comes from training rows only.
-  agent.addPopularity(trainLog.item);
-
-  const episodes = options.episodes ?? 2000;
-  const tTrain = performance.now();
-  const learnResult = await agent.learn({
-    env,
-    episodes,
+    k,
+    model,
+    episodes: options.episodes ?? 1000,
+    sessions: options.sessions,
+    bootstrap: options.bootstrap,
     logger,
     checkpointDir: join(out, 'checkpoints'),
-    checkpointEvery: Math.max(100, Math.floor(episodes / 5)),
-    resume: options.resume ?? false,
+    resume: options.resume,
   });
-  const trainSeconds = (performance.now() - tTrain) / 1000;
-  say(`trained ${learnResult.episodes} episodes, ${learnResult.gradientSteps} gradient steps in ${trainSeconds.toFixed(1)} s`);
-
-  // 5. Evaluation against baselines, in the same run. The agent reads history through the full log up to each
-  // unit's context end (nothing after it).
-  const fullSeqs = userSequences(log);
-  const evalEnv = new LoggedReplayEnv({
-    log,
-    sessions: sessionize(log, { sequences: fullSeqs }),
-    sequences: fullSeqs,
-    profiles: userProfileAllSteps(log, fullSeqs),
-    batchSize: 1,
-    history: 'interacted',
-    targetBehavior: 'any',
-    itemHistory,
-    seed,
-  });
-  const results: OfflineEvalResult[] = [];
-  for (const split of [sessionSplit, lloSplit]) {
-    const scorers: Scorer[] = [
-      randomScorer(log.numItems, seed),
-      mostPopularScorer(split),
-      recentPopularScorer(split),
-      itemKnnScorer(split),
-      lstmDqnScorer(agent, split, evalEnv, `LSTM-DQN (${model})`),
-    ];
-    for (const s of scorers) results.push(evaluatePolicy(s, split, { k, bootstrap: options.bootstrap ?? 500, seed }));
-  }
+  const episodes = options.episodes ?? 1000;
 
   // 6. Results: metrics JSON, markdown report, plots, saved model.
   const table = [sessionSplit, lloSplit]
