@@ -38,7 +38,9 @@ const catalogue = Number(opt('catalogue', quick ? '100000' : '4100000'));
 const emb = Number(opt('emb', '32'));
 const users = quick ? 32 : 256;
 const reps = Number(opt('reps', quick ? '5' : '20'));
-const torchThreads = Number(opt('torch-threads', '2'));
+// One thread by default: tfjs wasm runs on one thread in Node, and on a shared 2-core box torch's second thread
+// mostly spins (measured here: train step 36 ms with 1 thread, 250-300 ms with 2 under load).
+const torchThreads = Number(opt('torch-threads', '1'));
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
