@@ -14,6 +14,9 @@ export REC_DATA_DIR="${REC_DATA_DIR:-$ROOT/../shared/data}"
 log "vitest (REC_DATA_DIR=$REC_DATA_DIR)"
 pnpm -s vitest run
 
+log "notebook (tslab kernel, executed headless)"
+REC_SKIP_BUILD=1 bash examples/notebooks/run.sh
+
 log "typecheck"
 pnpm -s turbo run typecheck --output-logs=errors-only
 
