@@ -332,7 +332,12 @@ export class LstmDqn {
   qValues(states: Float32Array): Float32Array {
     const n = this.checkStates(states, 'LstmDqn.qValues(states)');
     const { seqLen, featureDim } = this.config.network;
-    return tf.tidy(() => qValues(this.online, this.config.network, tf.tensor3d(states, [n, seqLen, featureDim]), { training: false }).dataSync() as Float32Array);
+    // Read the values outside tf.tidy: tidy walks whatever its callback returns looking for tensors, element by
+    // element for a typed array (measured: 70% of a 64-user forward went there, 0.5-3 s for 64-256 users x 10k).
+    const q = tf.tidy(() => qValues(this.online, this.config.network, tf.tensor3d(states, [n, seqLen, featureDim]), { training: false }));
+    const values = q.dataSync() as Float32Array;
+    q.dispose();
+    return values;
   }
 
   // -------------------------------------------------------------------------------------------------------------
