@@ -107,3 +107,15 @@ describe('parseBackendPreference', () => {
     expect(() => parseBackendPreference('webgl')).toThrow(/unknown backend/);
   });
 });
+
+describe('isSoftwareAdapter', () => {
+  it('recognises CPU-emulated WebGPU adapters, which the default order skips in favour of wasm', async () => {
+    const { isSoftwareAdapter } = await import('./backend.js');
+    expect(isSoftwareAdapter({ description: 'llvmpipe (LLVM 19.1.7, 256 bits)', vendor: 'mesa' })).toBe(true);
+    expect(isSoftwareAdapter({ description: 'SwiftShader Device (Subzero)' })).toBe(true);
+    expect(isSoftwareAdapter({ vendor: 'nvidia', description: 'NVIDIA H100 80GB HBM3' })).toBe(false);
+    expect(isSoftwareAdapter({ vendor: 'apple', architecture: 'metal-3' }, true)).toBe(true);
+    expect(isSoftwareAdapter(undefined)).toBe(false);
+  });
+});
+

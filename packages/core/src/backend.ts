@@ -181,10 +181,17 @@ async function ensureNavigatorGpu(): Promise<void> {
   }
 }
 
-async function tryWebgpu(): Promise<string> {
+/** Adapters that run WebGPU on the CPU (Mesa lavapipe/llvmpipe, SwiftShader, WARP): correct but slower than wasm. */
+export function isSoftwareAdapter(info: { description?: string; vendor?: string; architecture?: string; device?: string } | undefined, isFallback?: boolean): boolean {
+  if (isFallback) return true;
+  const text = `${info?.description ?? ''} ${info?.vendor ?? ''} ${info?.architecture ?? ''} ${info?.device ?? ''}`.toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|software|microsoft basic render/.test(text);
+}
+
+async function tryWebgpu(allowSoftware: boolean): Promise<string> {
   await ensureNavigatorGpu();
   const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<unknown> } } }).navigator.gpu;
-  const adapter = (await gpu.requestAdapter()) as { info?: { description?: string; vendor?: string } } | null;
+  const adapter = (await gpu.requestAdapter()) as { info?: { description?: string; vendor?: string; architecture?: string; device?: string }; isFallbackAdapter?: boolean } | null;
   if (!adapter) {
     throw new Error(
       'navigator.gpu.requestAdapter() returned null: no usable Vulkan/Metal/D3D12 adapter' +
@@ -192,6 +199,11 @@ async function tryWebgpu(): Promise<string> {
     );
   }
   const description = adapter.info?.description || adapter.info?.vendor || 'unknown adapter';
+  if (!allowSoftware && isSoftwareAdapter(adapter.info, adapter.isFallbackAdapter)) {
+    throw new Error(
+      `the only adapter is a software one (${description}): correct but slower than wasm, so it is used only when webgpu is asked for first (e.g. REC_BACKEND=webgpu)`,
+    );
+  }
   // An app (e.g. a browser bundle) that imported the backend itself has it registered already: no import needed.
   if (!tf.findBackendFactory('webgpu')) {
     try {
@@ -356,7 +368,8 @@ export async function initBackend(
     try {
       let provider: string;
       if (name === 'tensorflow') provider = await tryTensorflow(options.searchFrom);
-      else if (name === 'webgpu') provider = await tryWebgpu();
+      // A CPU-emulated WebGPU adapter is taken only when webgpu was asked for first (tests, correctness runs).
+      else if (name === 'webgpu') provider = await tryWebgpu(order[0] === 'webgpu');
       else if (name === 'wasm') provider = await tryWasm(options.wasmThreads);
       else provider = await tryCpu();
       await tf.ready();

@@ -30,6 +30,7 @@ export {
   findTfjsNodeInstall,
   patchWasmOneHot,
   patchWebgpuAddN,
+  isSoftwareAdapter,
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
