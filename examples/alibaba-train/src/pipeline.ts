@@ -152,6 +152,8 @@ export interface EvaluateOptions {
   logger: RunLogger;
   checkpointDir?: string;
   resume?: boolean;
+  /** Cap on replayed steps per session (default 50). */
+  maxEpisodeSteps?: number;
   /** Extra baselines to evaluate next to the built-in ones (e.g. the supervised GRU4Rec). */
   extraScorers?: (split: OfflineSplit) => Scorer[];
 }
@@ -213,6 +215,13 @@ export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Pro
           ? { featureDim: 11, itemInputDim: 32 }
           : 'paper',
     seed,
+    // In a logged replay the next state does not depend on the action and every item's reward at a step is known
+    // (1 for the logged next item): regress the whole Q row toward it (`fullInformation`), with a shorter horizon
+    // than the paper's 0.99 so the bootstrapped term does not drown the immediate signal.
+    fullInformation: true,
+    gamma: 0.5,
+    targetSyncEvery: 100,
+    learningRate: 2e-3,
     learningStarts: 256,
     batchSize: 64,
     epsilonDecay: 'linear',
@@ -225,6 +234,8 @@ export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Pro
   const learnResult = await agent.learn({
     env,
     episodes: o.episodes,
+    // Long sessions (MovieLens rates dozens of movies in one sitting) are cut: the replay signal is per step.
+    maxEpisodeSteps: o.maxEpisodeSteps ?? 50,
     logger,
     checkpointDir: o.checkpointDir,
     checkpointEvery: o.checkpointDir ? Math.max(100, Math.floor(o.episodes / 5)) : 0,
