@@ -9,5 +9,6 @@ export { Mlp, dropoutMask } from './mlp.js';
 export type { MlpOptions } from './mlp.js';
 export { BatchNorm } from './batch-norm.js';
 export type { BatchNormOptions } from './batch-norm.js';
-export { Adam, clipByGlobalNorm } from './adam.js';
-export type { AdamOptions } from './adam.js';
+// Re-exported for code that imported them from here; they live in @rec/core.
+export { Adam, clipByGlobalNorm } from '@rec/core';
+export type { AdamOptions } from '@rec/core';

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, InvalidArgumentError, Rng, ShapeError, EnvContractError, RecError } from '@rec/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Adam, clipByGlobalNorm } from './adam.js';
 import { addBias, BatchNorm, batchNormTrain } from './batch-norm.js';
 import { dropoutMask } from './mlp.js';
 import { createTd3, TD3_DEFAULTS } from './td3.js';
@@ -74,36 +73,8 @@ describe('batch norm', () => {
   });
 });
 
-describe('adam and clipping', () => {
-  it('takes steps of about lr * sign(g) while the gradient is constant (bias-corrected)', () => {
-    // Step 1: m = 0.1 g, v = 0.001 g^2; m / (1 - 0.9) = g, v / (1 - 0.999) = g^2 -> step lr * g / |g| = 0.1.
-    // Step 2: m = 0.19 g / 0.19 = g and v = 0.001999 g^2 / 0.001999 = g^2 again -> another 0.1.
-    const p = tf.variable(tf.tensor1d([1, -2]));
-    const opt = new Adam([p], { learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
-    const g = tf.tensor1d([0.5, -3]);
-    opt.apply([g]);
-    expect(Array.from(p.dataSync())).toEqual([expect.closeTo(0.9, 5), expect.closeTo(-1.9, 5)]);
-    opt.apply([g]);
-    expect(Array.from(p.dataSync())).toEqual([expect.closeTo(0.8, 5), expect.closeTo(-1.8, 5)]);
-    expect(opt.step).toBe(2);
-    g.dispose();
-    p.dispose();
-    opt.dispose();
-  });
-
-  it('clips to the global norm', () => {
-    // Grads [3] and [4]: global norm 5; max 1 -> scale 1/5 -> [0.6], [0.8]. Under the limit: unchanged.
-    const a = tf.tensor1d([3]);
-    const b = tf.tensor1d([4]);
-    const out = clipByGlobalNorm([a, b], 1);
-    expect(out.norm.dataSync()[0]).toBeCloseTo(5, 5);
-    expect(out.grads[0].dataSync()[0]).toBeCloseTo(0.6, 5);
-    expect(out.grads[1].dataSync()[0]).toBeCloseTo(0.8, 5);
-    const same = clipByGlobalNorm([a, b], 10);
-    expect(same.grads[1].dataSync()[0]).toBeCloseTo(4, 5);
-    tf.dispose([a, b, out, same]);
-  });
-
+// Adam and clipByGlobalNorm live in @rec/core (optim.test.ts holds their hand-checked tests).
+describe('dropout masks', () => {
   it('draws dropout masks with the requested rate and inverted scaling', () => {
     const m = dropoutMask(100, 1000, 0.1, new Rng(1));
     const kept = m.filter((x) => x > 0);

@@ -25,11 +25,12 @@ import {
   type PackableArray,
   type ReplayState,
   type RngState,
+  Adam,
+  clipByGlobalNorm,
 } from '@rec/core';
 import type { RecEnv } from '@rec/env';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { Adam, clipByGlobalNorm } from './adam.js';
 import { Mlp } from './mlp.js';
 import type { ItemMatcher, MergedLists } from './matching.js';
 import { evaluateAgent, learnTd3, type EpisodeStats, type LearnOptions } from './train.js';
@@ -185,6 +186,16 @@ type Td3Fields = ReturnType<typeof replayFields>;
 
 /** The independent random streams; each is saved so a resumed run draws exactly what an unbroken run would. */
 const STREAMS = ['replay', 'targetNoise', 'dropout', 'explore'] as const;
+
+/** A list as a record keyed '0', '1', ... (the shape @rec/core's Adam and clipByGlobalNorm take). */
+function byIndex<T>(items: readonly T[]): Record<string, T> {
+  const out: Record<string, T> = {};
+  items.forEach((x, i) => (out[String(i)] = x));
+  return out;
+}
+
+/** Names of the Adam moments in `optimizer.bin`: `actor/m0`, `critic/v12`, ... (format 1). */
+const optimizerKey = (label: 'actor' | 'critic') => (moment: 'm' | 'v', index: string) => `${label}/${moment}${index}`;
 type StreamName = (typeof STREAMS)[number];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -200,6 +211,9 @@ export class Td3Agent {
   readonly critic1Target: Mlp;
   readonly critic2Target: Mlp;
   readonly replay: ReplayBuffer<Td3Fields>;
+  /** Trainable variables of the actor, and of both critics (one optimizer, one loss); Adam keys them by index. */
+  private readonly actorVars: tf.Variable[];
+  private readonly criticVars: tf.Variable[];
   private readonly actorOpt: Adam;
   private readonly criticOpt: Adam;
   readonly rng: Record<StreamName, Rng>;
@@ -230,9 +244,12 @@ export class Td3Agent {
     this.actorTarget.softUpdateFrom(this.actor, 1);
     this.critic1Target.softUpdateFrom(this.critic1, 1);
     this.critic2Target.softUpdateFrom(this.critic2, 1);
-    const adam = { beta1: c.adamBeta1, beta2: c.adamBeta2, epsilon: c.adamEpsilon };
-    this.actorOpt = new Adam(this.actor.trainable, { ...adam, learningRate: c.actorLearningRate });
-    this.criticOpt = new Adam([...this.critic1.trainable, ...this.critic2.trainable], { ...adam, learningRate: c.criticLearningRate });
+    // PyTorch's Adam (bias correction outside epsilon), as the reference TD3 implementation uses.
+    const adam = { beta1: c.adamBeta1, beta2: c.adamBeta2, epsilon: c.adamEpsilon, form: 'pytorch' as const };
+    this.actorVars = this.actor.trainable;
+    this.criticVars = [...this.critic1.trainable, ...this.critic2.trainable];
+    this.actorOpt = new Adam(byIndex(this.actorVars), { ...adam, learningRate: c.actorLearningRate });
+    this.criticOpt = new Adam(byIndex(this.criticVars), { ...adam, learningRate: c.criticLearningRate });
     this.replay = new ReplayBuffer({ capacity: c.replayCapacity, fields: replayFields(c) });
   }
 
@@ -278,7 +295,7 @@ export class Td3Agent {
           return tf.add(tf.tensor2d(b.reward, [n, 1]), tf.mul(tf.mul(notDone, c.gamma), q));
         });
         const sa = tf.concat([obs, tf.tensor2d(b.action, [n, c.actionDim])], 1) as tf.Tensor2D;
-        const criticVars = this.criticOpt.params;
+        const criticVars = this.criticVars;
         const { value, grads } = tf.variableGrads(() => {
           const q1 = this.critic1.apply(sa, true, this.rng.dropout);
           const q2 = this.critic2.apply(sa, true, this.rng.dropout);
@@ -290,7 +307,7 @@ export class Td3Agent {
       this.updates++;
       if (this.updates % c.policyDelay === 0) {
         actorLossT = tf.tidy(() => {
-          const actorVars = this.actorOpt.params;
+          const actorVars = this.actorVars;
           const { value, grads } = tf.variableGrads(() => {
             const a = this.actor.apply(obs, true, this.rng.dropout);
             // The critic scores the actor's actions in inference mode: running statistics, no dropout.
@@ -314,12 +331,14 @@ export class Td3Agent {
   }
 
   private step(opt: Adam, grads: tf.Tensor[]): void {
+    const named = byIndex(grads);
     if (this.config.maxGradNorm > 0) {
-      const clipped = clipByGlobalNorm(grads, this.config.maxGradNorm);
-      opt.apply(clipped.grads);
+      // torch.nn.utils.clip_grad_norm_'s form: scale = maxNorm / (norm + 1e-6), capped at 1.
+      const clipped = clipByGlobalNorm(named, this.config.maxGradNorm, { epsilon: 1e-6 });
+      opt.apply(opt.params, clipped.grads);
       tf.dispose(clipped);
     } else {
-      opt.apply(grads);
+      opt.apply(opt.params, named);
     }
   }
 
@@ -446,10 +465,7 @@ export class Td3Agent {
     const weights: Record<string, PackableArray> = {};
     for (const [net, mlp] of this.networks()) for (const [name, v] of mlp.named()) weights[`${net}/${name}`] = v.dataSync() as Float32Array;
     const optimizer: Record<string, PackableArray> = {};
-    for (const [label, opt] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) {
-      opt.m.forEach((m, i) => (optimizer[`${label}/m${i}`] = m.dataSync() as Float32Array));
-      opt.v.forEach((v, i) => (optimizer[`${label}/v${i}`] = v.dataSync() as Float32Array));
-    }
+    for (const [label, opt] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) Object.assign(optimizer, opt.getState(optimizerKey(label)));
     const state = {
       format: TD3_FORMAT_VERSION,
       updates: this.updates,
@@ -495,10 +511,7 @@ export class Td3Agent {
     for (const [net, mlp] of this.networks()) for (const [name, v] of mlp.named()) assign(v, weights[`${net}/${name}`], `${net}/${name}`);
     if (files['optimizer.bin']) {
       const opt = unpackArrays(files['optimizer.bin']);
-      for (const [label, o] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) {
-        o.m.forEach((m, i) => assign(m, opt[`${label}/m${i}`], `${label}/m${i}`));
-        o.v.forEach((v, i) => assign(v, opt[`${label}/v${i}`], `${label}/v${i}`));
-      }
+      for (const [label, o] of [['actor', this.actorOpt], ['critic', this.criticOpt]] as const) o.setState(opt, undefined, optimizerKey(label), where);
     }
     if (files['state.json']) {
       const s = JSON.parse(new TextDecoder().decode(files['state.json'])) as {
