@@ -338,3 +338,43 @@ describe('streaming top-k and the catalogue scorer', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('interrupt', () => {
+  it('SIGTERM during learn writes a checkpoint that a new agent resumes from', async () => {
+    const { spawn } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const { latestCheckpoint } = await import('@rec/core');
+    const here = fileURLToPath(new URL('.', import.meta.url));
+    const dir = join(tmp, 'interrupt');
+    // The child uses the built packages (dist/), as an application would.
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'interrupt-child.testutil.ts'), dir], {
+      env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'tsconfig.json') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    // Never leave the child running if the test fails or times out.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    afterAll(() => {
+      clearTimeout(killer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => String(d).includes('training') && resolve());
+      child.on('exit', (code) => reject(new Error(`child exited early (${code}); is dist/ built? ${err.slice(-500)}`)));
+    });
+    const code = await new Promise<number | null>((resolve) => {
+      child.removeAllListeners('exit');
+      child.on('exit', (c) => resolve(c));
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(143);
+    const latest = await latestCheckpoint(dir);
+    expect(latest).toMatch(/ep-\d+-interrupted$/);
+    const agent = new LstmDqn({ numActions: 12, network: { seqLen: 3, featureDim: 6, hidden: 8, layers: 1, mlp: [16] }, seed: 1, learningStarts: 16, batchSize: 16 });
+    await agent.restore(latest!);
+    expect(agent.episodes).toBeGreaterThanOrEqual(8);
+    expect(agent.replay.size).toBeGreaterThan(0);
+    agent.dispose();
+  });
+});

@@ -824,6 +824,9 @@ export class LstmDqn {
           }
         }
         if (opts.checkpointDir && crossed(opts.checkpointEvery)) await this.saveCheckpoint(opts.checkpointDir, `ep-${this.episodes}`, env);
+        // Yield to the event loop once per batched episode, so SIGINT/SIGTERM handlers (and progress output) run;
+        // this is an episode boundary, so the interrupt checkpoint is a consistent resume point.
+        await new Promise<void>((resolve) => setImmediate(resolve));
       }
       if (opts.checkpointDir) await this.saveCheckpoint(opts.checkpointDir, 'final', env);
     } finally {
