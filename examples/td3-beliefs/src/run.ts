@@ -37,6 +37,8 @@ export interface Td3BeliefsOptions {
   seed?: number;
   /** Compare the trained agent with random actions over one extra (greedy, non-training) episode each. Default true. */
   evaluate?: boolean;
+  /** Any other TD3 setting (programmatic use), applied last. */
+  td3?: Partial<Td3Config>;
   /** Print the table and progress lines. Default true. */
   verbose?: boolean;
 }
@@ -110,6 +112,7 @@ export async function runTd3Beliefs(options: Td3BeliefsOptions = {}): Promise<Td
     rewardScale: 0.01, // simulator rewards reach +-100; the models-td3 README trains with 0.01
     seed,
     ...(full ? {} : { actorHidden: [256, 256, 128], criticHidden: [256, 256, 128], batchSize: 256, replayCapacity: 100_000 }),
+    ...options.td3,
   };
   const agent = createTd3(config);
   const metricsPath = join(out, 'episodes.jsonl');
