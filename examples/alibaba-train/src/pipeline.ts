@@ -389,7 +389,7 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
     '',
     ...plots.filter((p) => p.endsWith('.png')).map((p) => `![${p.split('/').pop()}](${p.split('/').pop()})`),
     '',
-    `The trained model is in \`model/\` (load it with \`loadLstmDqn\` or serve it with \`rec-serve --model ${modelDir}\`).`,
+    `The trained model is in \`model/\` (@rec/models-lstm-dqn's saved format; load it with \`loadLstmDqn('${modelDir}')\`).`,
     '',
   ].join('\n');
   await writeFileAtomic(join(out, 'report.md'), md);
