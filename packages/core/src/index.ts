@@ -50,5 +50,5 @@ export type {
 } from './replay.js';
 export { packArrays, unpackArrays, saveCheckpoint, loadCheckpoint, latestCheckpoint, onInterrupt } from './checkpoint.js';
 export type { CheckpointManifest, PackableArray } from './checkpoint.js';
-export { Adam, clipByGlobalNorm } from './optim.js';
+export { Adam, clipByGlobalNorm, softUpdate } from './optim.js';
 export type { AdamOptions, AdamForm, AdamStateKey, ClipOptions } from './optim.js';

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from './backend.js';
-import { InvalidArgumentError, ModelFormatError } from './errors.js';
-import { Adam, clipByGlobalNorm } from './optim.js';
+import { InvalidArgumentError, ModelFormatError, ShapeError } from './errors.js';
+import { Adam, clipByGlobalNorm, softUpdate } from './optim.js';
 
 beforeAll(async () => {
   await initBackend('cpu', { ignoreEnv: true });
@@ -174,5 +174,31 @@ describe('clipByGlobalNorm', () => {
     expect(() => clipByGlobalNorm({}, 1)).toThrow(InvalidArgumentError);
     tf.dispose([out]);
     tf.dispose([a, b]);
+  });
+});
+
+describe('softUpdate', () => {
+  it('moves the target by tau towards the source, copies with tau 1, and checks names and shapes', () => {
+    // tau 0.25: 0.25 * 4 + 0.75 * 0 = 1, then 0.25 * 4 + 0.75 * 1 = 1.75; tau 1 copies 4 exactly; tau 0 keeps it.
+    const source = { w: tf.fill([2, 2], 4) };
+    const target = { w: tf.variable(tf.zeros([2, 2])) };
+    const n = tf.memory().numTensors;
+    softUpdate(target, source, 0.25);
+    expect(Array.from(target.w.dataSync())).toEqual([1, 1, 1, 1]);
+    softUpdate(target, source, 0.25);
+    expect(Array.from(target.w.dataSync())).toEqual([1.75, 1.75, 1.75, 1.75]);
+    expect(tf.memory().numTensors).toBe(n);
+    softUpdate(target, source);
+    expect(Array.from(target.w.dataSync())).toEqual([4, 4, 4, 4]);
+    const other = tf.fill([2, 2], -9);
+    softUpdate(target, { w: other }, 0);
+    expect(Array.from(target.w.dataSync())).toEqual([4, 4, 4, 4]);
+    expect(() => softUpdate(target, source, 1.5)).toThrow(InvalidArgumentError);
+    const flat = tf.fill([4], 4);
+    expect(() => softUpdate(target, { w: flat }, 0.5)).toThrow(ShapeError);
+    flat.dispose();
+    expect(() => softUpdate(target, {}, 0.5)).toThrow(/softUpdate \(w\)/);
+    expect(Array.from(target.w.dataSync())).toEqual([4, 4, 4, 4]);
+    tf.dispose([source.w, target.w, other]);
   });
 });

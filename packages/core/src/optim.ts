@@ -1,10 +1,10 @@
 /**
- * Adam (Kingma & Ba 2015) and clipping by global norm, shared by the model packages. Written here rather than using
- * `tf.train.adam` so that the whole optimizer state (both moments and the step count) can be read and restored
- * synchronously as typed arrays, for checkpoints that resume bit for bit.
+ * Adam (Kingma & Ba 2015), clipping by global norm and soft target updates, shared by the model packages. Adam is
+ * written here rather than using `tf.train.adam` so that its whole state (both moments and the step count) can be
+ * read and restored synchronously as typed arrays, for checkpoints that resume bit for bit.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { check, InvalidArgumentError, ModelFormatError } from './errors.js';
+import { check, InvalidArgumentError, ModelFormatError, ShapeError } from './errors.js';
 
 /**
  * Where the bias correction goes; the two give slightly different numbers because epsilon is added at a different
@@ -185,5 +185,32 @@ export function clipByGlobalNorm<G extends Record<string, tf.Tensor>>(grads: G, 
     const out: Record<string, tf.Tensor> = {};
     for (const n of names) out[n] = tf.mul(grads[n], scale);
     return { grads: out as G, norm };
+  });
+}
+
+/**
+ * Move target-network variables towards the online network: `target = tau * source + (1 - tau) * target` for every
+ * name in `target` (Polyak averaging, as DDPG/TD3 and soft-update DQN use); `tau` 1 (the default) copies exactly,
+ * 0 leaves the target as it is.
+ */
+export function softUpdate(target: Record<string, tf.Variable>, source: Record<string, tf.Tensor>, tau = 1): void {
+  check(tau >= 0 && tau <= 1, 'softUpdate(tau)', 'a number in [0, 1]', tau);
+  for (const name of Object.keys(target)) {
+    const s = source[name];
+    const shape = target[name].shape;
+    if (!s || s.rank !== shape.length || s.shape.some((d, i) => d !== shape[i])) {
+      throw new ShapeError('source missing or of another shape', {
+        where: `softUpdate (${name})`,
+        expected: `a tensor of shape [${shape.join(', ')}]`,
+        got: s ? `shape [${s.shape.join(', ')}]` : 'nothing',
+        hint: 'Target and source must be built from the same network configuration, with the same names.',
+      });
+    }
+  }
+  tf.tidy(() => {
+    for (const name of Object.keys(target)) {
+      const s = source[name];
+      target[name].assign(tau === 1 ? tf.clone(s) : tf.add(tf.mul(s, tau), tf.mul(target[name], 1 - tau)));
+    }
   });
 }
