@@ -5,7 +5,7 @@
  * so the same seed gives the same network on every backend.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { InvalidArgumentError, type Rng } from '@rec/core';
+import { InvalidArgumentError, softUpdate, type Rng } from '@rec/core';
 import { addBias, BatchNorm, type BatchNormOptions } from './batch-norm.js';
 
 export interface MlpOptions {
@@ -125,15 +125,7 @@ export class Mlp {
 
   /** Soft update `this <- tau * source + (1 - tau) * this` over all variables (tau = 1 copies). */
   softUpdateFrom(source: Mlp, tau: number): void {
-    const mine = this.named();
-    const theirs = source.named();
-    tf.tidy(() => {
-      for (let i = 0; i < mine.length; i++) {
-        const t = mine[i][1];
-        const s = theirs[i][1];
-        t.assign(tau === 1 ? tf.clone(s) : tf.add(tf.mul(s, tau), tf.mul(t, 1 - tau)));
-      }
-    });
+    softUpdate(Object.fromEntries(this.named()), Object.fromEntries(source.named()), tau);
   }
 
   dispose(): void {
