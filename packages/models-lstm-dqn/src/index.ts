@@ -14,8 +14,11 @@ export type { NetworkConfig, ForwardOptions } from './network.js';
 export { runRecurrent, recurrentParamShapes, recurrentOutputSize, fromKerasLstm } from './rnn.js';
 export type { CellType, RecurrentSpec, RecurrentOutput, RunOptions } from './rnn.js';
 export { selfAttentionPool, attentionParamShapes } from './attention.js';
-export { Adam, clipByGlobalNorm, createVariables, syncVariables, readVariables, writeVariables, disposeVariables, countParameters } from './params.js';
-export type { ParamShapes, ParamTensors, ParamVariables, AdamOptions } from './params.js';
+export { createVariables, readVariables, writeVariables, disposeVariables, countParameters } from './params.js';
+export type { ParamShapes, ParamTensors, ParamVariables } from './params.js';
+// Re-exported for code that imported them from here; they live in @rec/core (syncVariables is core's softUpdate).
+export { Adam, clipByGlobalNorm, softUpdate as syncVariables } from '@rec/core';
+export type { AdamOptions } from '@rec/core';
 export { StreamingTopK } from './topk.js';
 export { ItemVocab } from './vocab.js';
 export { CatalogueScorer } from './catalogue.js';

@@ -25,10 +25,13 @@ import {
   type PrioritizedOptions,
   type ReplayState,
   type RngState,
+  Adam,
+  clipByGlobalNorm,
+  softUpdate,
 } from '@rec/core';
 import type { Policy, RecEnv } from '@rec/env';
 import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
-import { Adam, clipByGlobalNorm, createVariables, disposeVariables, readVariables, syncVariables, writeVariables, type ParamVariables } from './params.js';
+import { createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
 import { StreamingTopK } from './topk.js';
 import { ItemVocab } from './vocab.js';
 
@@ -289,7 +292,7 @@ export class LstmDqn {
     this.online = createVariables(shapes, initRng, true);
     this.target = createVariables(shapes, initRng, false);
     if (net.zeroInitHead) for (const name of headParamNames(net)) tf.tidy(() => this.online[name].assign(tf.zerosLike(this.online[name])));
-    syncVariables(this.target, this.online);
+    softUpdate(this.target, this.online);
     this.varNames = new Map(Object.entries(this.online).map(([name, v]) => [v.name, name]));
     this.adam = new Adam(this.online);
     this.replay = new ReplayBuffer({
@@ -409,8 +412,8 @@ export class LstmDqn {
       this.replay.updatePriorities(indices, td);
     }
     this.gradientSteps++;
-    if (c.tau < 1) syncVariables(this.target, this.online, c.tau);
-    else if (this.gradientSteps % c.targetSyncEvery === 0) syncVariables(this.target, this.online);
+    if (c.tau < 1) softUpdate(this.target, this.online, c.tau);
+    else if (this.gradientSteps % c.targetSyncEvery === 0) softUpdate(this.target, this.online);
     return loss;
   }
 
