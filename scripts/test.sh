@@ -12,7 +12,8 @@ build_all
 
 export REC_DATA_DIR="${REC_DATA_DIR:-$ROOT/../shared/data}"
 log "vitest (REC_DATA_DIR=$REC_DATA_DIR)"
-pnpm -s vitest run
+VITEST_JSON="$(mktemp -t vitest-XXXXXX.json)"
+pnpm -s vitest run --reporter=default --reporter=json --outputFile.json="$VITEST_JSON"
 
 log "notebook (tslab kernel, executed headless)"
 REC_SKIP_BUILD=1 bash examples/notebooks/run.sh
@@ -23,3 +24,6 @@ pnpm -s turbo run typecheck --output-logs=errors-only
 log "publint + pack/install/import check"
 pnpm -s turbo run lint:package --output-logs=errors-only
 node scripts/check-pack.mjs
+
+# One plain closing line with the counts (vitest's own summary is not in the "N passed, N failed" form).
+node -e "const r=require(process.argv[1]); console.log('tests: ' + r.numPassedTests + ' passed, ' + r.numFailedTests + ' failed, ' + (r.numPendingTests + r.numTodoTests) + ' skipped')" "$VITEST_JSON"
