@@ -62,20 +62,7 @@ export class TopK {
         hi[c] = i;
         if (size === k) thr = hs[0];
       } else if (better(s, i, hs[0], hi[0])) {
-        // replace root, sift down
-        let c = 0;
-        for (;;) {
-          const l = 2 * c + 1;
-          if (l >= size) break;
-          const r = l + 1;
-          const m = r < size && better(hs[l], hi[l], hs[r], hi[r]) ? r : l;
-          if (!better(s, i, hs[m], hi[m])) break;
-          hs[c] = hs[m];
-          hi[c] = hi[m];
-          c = m;
-        }
-        hs[c] = s;
-        hi[c] = i;
+        siftDownFromRoot(hs, hi, size, s, i); // replace the root (the worst kept item)
         thr = hs[0];
       }
     }
@@ -86,25 +73,30 @@ export class TopK {
       const ls = hs[size - 1];
       const li = hi[size - 1];
       size--;
-      let c = 0;
-      for (;;) {
-        const l = 2 * c + 1;
-        if (l >= size) break;
-        const r = l + 1;
-        const m = r < size && better(hs[l], hi[l], hs[r], hi[r]) ? r : l;
-        if (!better(ls, li, hs[m], hi[m])) break;
-        hs[c] = hs[m];
-        hi[c] = hi[m];
-        c = m;
-      }
-      hs[c] = ls;
-      hi[c] = li;
+      siftDownFromRoot(hs, hi, size, ls, li);
     }
   }
 }
 
 // Min-heap order: "better" = ranks lower in the heap = worse item. An item is worse when its score is lower,
 // or equal with a higher id.
+/** Put (s, i) at the root of the min-heap `hs/hi[0, size)` (worst at the root) and sift it down to its place. */
+function siftDownFromRoot(hs: Float64Array | Float32Array, hi: Int32Array, size: number, s: number, i: number): void {
+  let c = 0;
+  for (;;) {
+    const l = 2 * c + 1;
+    if (l >= size) break;
+    const r = l + 1;
+    const m = r < size && better(hs[l], hi[l], hs[r], hi[r]) ? r : l;
+    if (!better(s, i, hs[m], hi[m])) break;
+    hs[c] = hs[m];
+    hi[c] = hi[m];
+    c = m;
+  }
+  hs[c] = s;
+  hi[c] = i;
+}
+
 function better(sa: number, ia: number, sb: number, ib: number): boolean {
   return sa > sb || (sa === sb && ia < ib);
 }
