@@ -10,6 +10,8 @@ export type { PopularityPolicyOptions } from './policies.js';
 export { obsSize, actionSize } from './util.js';
 export { CosineMatcher, TfjsCosineMatcher, createCosineMatcher, normaliseRows } from './match.js';
 export type { ItemMatcher, TfjsCosineMatcherOptions } from './match.js';
+export { SimdCosineMatcher, wasmSimdAvailable } from './match-wasm.js';
+export type { SimdCosineMatcherOptions } from './match-wasm.js';
 export {
   UserBeliefSim,
   UserBeliefEnv,

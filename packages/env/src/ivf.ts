@@ -1,12 +1,12 @@
 /**
  * Approximate cosine top-k with an inverted file (IVF): items are grouped by spherical k-means into `lists`; a
  * query scans only the items of its `probes` most similar lists. Queries probing the same list are scored against
- * it together as a dense block (the same register-blocked loop as the exact matcher), so the work is about
+ * it together as a dense block (the exact matcher's register-blocked `dotBlock`), so the work is about
  * `probes / lists` of an exact scan plus the centroid scores. Not exact: measure recall@k against `CosineMatcher`
  * for your embeddings (bench/env.ts prints it) and raise `probes` until it is high enough.
  */
 import { Rng, check } from '@rec/core';
-import { CosineMatcher, normaliseRows, type ItemMatcher } from './match.js';
+import { CosineMatcher, dotBlock, normaliseRows, type ItemMatcher } from './match.js';
 
 export interface IvfCosineMatcherOptions {
   /** Number of k-means lists. Default round(sqrt(numItems)). */
@@ -17,48 +17,6 @@ export interface IvfCosineMatcherOptions {
   iterations?: number;
   /** Seed of the k-means initialisation. Default 0. */
   seed?: number;
-}
-
-/** S[r * len + j] = Q[qOff + r] . X[xOff + j] for m query rows and len item rows of width D (4 x 2 register tiles). */
-function dotBlock(Q: Float32Array, qOff: number, m: number, X: Float32Array, xOff: number, len: number, D: number, S: Float64Array): void {
-  for (let r = 0; r < m; r += 4) {
-    const g = Math.min(4, m - r);
-    const q0 = (qOff + r) * D;
-    const q1 = (qOff + r + Math.min(1, g - 1)) * D;
-    const q2 = (qOff + r + Math.min(2, g - 1)) * D;
-    const q3 = (qOff + r + Math.min(3, g - 1)) * D;
-    let j = 0;
-    for (; j + 1 < len; j += 2) {
-      const x0 = (xOff + j) * D;
-      const x1 = x0 + D;
-      let a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0, a30 = 0, a31 = 0;
-      for (let d = 0; d < D; d++) {
-        const y0 = X[x0 + d];
-        const y1 = X[x1 + d];
-        const p0 = Q[q0 + d], p1 = Q[q1 + d], p2 = Q[q2 + d], p3 = Q[q3 + d];
-        a00 += p0 * y0; a01 += p0 * y1;
-        a10 += p1 * y0; a11 += p1 * y1;
-        a20 += p2 * y0; a21 += p2 * y1;
-        a30 += p3 * y0; a31 += p3 * y1;
-      }
-      S[r * len + j] = a00; S[r * len + j + 1] = a01;
-      if (g > 1) { S[(r + 1) * len + j] = a10; S[(r + 1) * len + j + 1] = a11; }
-      if (g > 2) { S[(r + 2) * len + j] = a20; S[(r + 2) * len + j + 1] = a21; }
-      if (g > 3) { S[(r + 3) * len + j] = a30; S[(r + 3) * len + j + 1] = a31; }
-    }
-    if (j < len) {
-      const x0 = (xOff + j) * D;
-      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-      for (let d = 0; d < D; d++) {
-        const y = X[x0 + d];
-        a0 += Q[q0 + d] * y; a1 += Q[q1 + d] * y; a2 += Q[q2 + d] * y; a3 += Q[q3 + d] * y;
-      }
-      S[r * len + j] = a0;
-      if (g > 1) S[(r + 1) * len + j] = a1;
-      if (g > 2) S[(r + 2) * len + j] = a2;
-      if (g > 3) S[(r + 3) * len + j] = a3;
-    }
-  }
 }
 
 export class IvfCosineMatcher implements ItemMatcher {

@@ -33,7 +33,8 @@ export function normaliseRows(x: Float32Array, dim: number): Float32Array {
   return out;
 }
 
-function checkEmbeddings(e: Float32Array, dim: number, where: string): number {
+/** @internal Validates `[rows * dim]` item embeddings; returns the row count. */
+export function checkEmbeddings(e: Float32Array, dim: number, where: string): number {
   check(Number.isInteger(dim) && dim > 0, `${where}(dim)`, 'a positive integer', dim);
   if (!(e instanceof Float32Array) || e.length === 0 || e.length % dim !== 0) {
     throw new ShapeError('item embeddings do not split into rows', {
@@ -45,7 +46,8 @@ function checkEmbeddings(e: Float32Array, dim: number, where: string): number {
   return e.length / dim;
 }
 
-function checkQuery(m: ItemMatcher, queries: Float32Array, n: number, k: number, out: Int32Array, where: string): void {
+/** @internal Validates a `topK` call. */
+export function checkQuery(m: ItemMatcher, queries: Float32Array, n: number, k: number, out: Int32Array, where: string): void {
   if (queries.length < n * m.dim) {
     throw new ShapeError('queries too short', { where, expected: `at least n ${n} x dim ${m.dim} numbers`, got: queries.length });
   }
@@ -75,6 +77,51 @@ function scanTopK(row: Float32Array | Float64Array, rowOff: number, len: number,
   }
 }
 
+/**
+ * S[r * len + j] = Q[qOff + r] . X[xOff + j] for m query rows and len item rows of width D (4 x 2 register
+ * tiles, f64 sums in dimension order: the arithmetic every exact matcher here reproduces). Shared with ivf.ts.
+ */
+export function dotBlock(Q: Float32Array, qOff: number, m: number, X: Float32Array, xOff: number, len: number, D: number, S: Float64Array): void {
+  for (let r = 0; r < m; r += 4) {
+    const g = Math.min(4, m - r);
+    const q0 = (qOff + r) * D;
+    const q1 = (qOff + r + Math.min(1, g - 1)) * D;
+    const q2 = (qOff + r + Math.min(2, g - 1)) * D;
+    const q3 = (qOff + r + Math.min(3, g - 1)) * D;
+    let j = 0;
+    for (; j + 1 < len; j += 2) {
+      const x0 = (xOff + j) * D;
+      const x1 = x0 + D;
+      let a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0, a30 = 0, a31 = 0;
+      for (let d = 0; d < D; d++) {
+        const y0 = X[x0 + d];
+        const y1 = X[x1 + d];
+        const p0 = Q[q0 + d], p1 = Q[q1 + d], p2 = Q[q2 + d], p3 = Q[q3 + d];
+        a00 += p0 * y0; a01 += p0 * y1;
+        a10 += p1 * y0; a11 += p1 * y1;
+        a20 += p2 * y0; a21 += p2 * y1;
+        a30 += p3 * y0; a31 += p3 * y1;
+      }
+      S[r * len + j] = a00; S[r * len + j + 1] = a01;
+      if (g > 1) { S[(r + 1) * len + j] = a10; S[(r + 1) * len + j + 1] = a11; }
+      if (g > 2) { S[(r + 2) * len + j] = a20; S[(r + 2) * len + j + 1] = a21; }
+      if (g > 3) { S[(r + 3) * len + j] = a30; S[(r + 3) * len + j + 1] = a31; }
+    }
+    if (j < len) {
+      const x0 = (xOff + j) * D;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let d = 0; d < D; d++) {
+        const y = X[x0 + d];
+        a0 += Q[q0 + d] * y; a1 += Q[q1 + d] * y; a2 += Q[q2 + d] * y; a3 += Q[q3 + d] * y;
+      }
+      S[r * len + j] = a0;
+      if (g > 1) S[(r + 1) * len + j] = a1;
+      if (g > 2) S[(r + 2) * len + j] = a2;
+      if (g > 3) S[(r + 3) * len + j] = a3;
+    }
+  }
+}
+
 /** Exact cosine top-k in plain typed-array loops (see the module comment). */
 export class CosineMatcher implements ItemMatcher {
   readonly numItems: number;
@@ -94,7 +141,7 @@ export class CosineMatcher implements ItemMatcher {
     const N = this.numItems;
     const X = this.normalised;
     const Q = normaliseRows(queries.subarray(0, n * D), D);
-    // Items in blocks of 512 so the 4 score rows stay in cache; queries in groups of 4 (padded with the last one).
+    // Items in blocks of 512 so the 4 score rows stay in cache; queries in groups of 4.
     const IB = 512;
     const S = new Float64Array(4 * IB);
     const bs = new Float64Array(4 * k);
@@ -103,41 +150,10 @@ export class CosineMatcher implements ItemMatcher {
       const g = Math.min(4, n - u);
       bs.fill(-Infinity);
       bi.fill(0);
-      const q0 = u * D;
-      const q1 = (u + Math.min(1, g - 1)) * D;
-      const q2 = (u + Math.min(2, g - 1)) * D;
-      const q3 = (u + Math.min(3, g - 1)) * D;
       for (let j0 = 0; j0 < N; j0 += IB) {
         const len = Math.min(IB, N - j0);
-        let j = 0;
-        for (; j + 1 < len; j += 2) {
-          const x0 = (j0 + j) * D;
-          const x1 = x0 + D;
-          let a00 = 0, a01 = 0, a10 = 0, a11 = 0, a20 = 0, a21 = 0, a30 = 0, a31 = 0;
-          for (let d = 0; d < D; d++) {
-            const y0 = X[x0 + d];
-            const y1 = X[x1 + d];
-            const p0 = Q[q0 + d], p1 = Q[q1 + d], p2 = Q[q2 + d], p3 = Q[q3 + d];
-            a00 += p0 * y0; a01 += p0 * y1;
-            a10 += p1 * y0; a11 += p1 * y1;
-            a20 += p2 * y0; a21 += p2 * y1;
-            a30 += p3 * y0; a31 += p3 * y1;
-          }
-          S[j] = a00; S[j + 1] = a01;
-          S[IB + j] = a10; S[IB + j + 1] = a11;
-          S[2 * IB + j] = a20; S[2 * IB + j + 1] = a21;
-          S[3 * IB + j] = a30; S[3 * IB + j + 1] = a31;
-        }
-        if (j < len) {
-          const x0 = (j0 + j) * D;
-          let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-          for (let d = 0; d < D; d++) {
-            const y = X[x0 + d];
-            a0 += Q[q0 + d] * y; a1 += Q[q1 + d] * y; a2 += Q[q2 + d] * y; a3 += Q[q3 + d] * y;
-          }
-          S[j] = a0; S[IB + j] = a1; S[2 * IB + j] = a2; S[3 * IB + j] = a3;
-        }
-        for (let r = 0; r < g; r++) scanTopK(S, r * IB, len, j0, k, bs, bi, r * k);
+        dotBlock(Q, u, g, X, j0, len, D, S);
+        for (let r = 0; r < g; r++) scanTopK(S, r * len, len, j0, k, bs, bi, r * k);
       }
       for (let r = 0; r < g; r++) {
         for (let t = 0; t < k; t++) {
