@@ -8,6 +8,7 @@ import {
   eventStateSteps,
   userProfileAllSteps,
   userProfileAt,
+  userProfileFromEvents,
   userProfileSteps,
 } from './features.js';
 import { sampleSessions, sessionize, userSequences } from './sessions.js';
@@ -97,6 +98,37 @@ describe('userProfileAt', () => {
         }
       }
     }
+  });
+});
+
+describe('userProfileFromEvents', () => {
+  it('equals the log path (userProfileSteps) per user, with categories relabelled arbitrarily, both include modes', () => {
+    const log = logOf([...base, [0, 1, 2, 3, T0 + 3 * DAY], [1, 3, 2, 3, T0 + 60], [1, 0, 0, 1, T0 + 4 * DAY]]);
+    const seqs = userSequences(log);
+    for (const include of ['through', 'before'] as const) {
+      for (let u = 0; u < seqs.numUsers; u++) {
+        const rows = seqs.rows.subarray(seqs.offsets[u], seqs.offsets[u + 1]);
+        const opts = { include, recentWindow: 2, ageScaleDays: 3 };
+        // Labels only need equality: map dense category c to 1000 - 7c (negative-free, non-dense).
+        const got = userProfileFromEvents(
+          Array.from(rows, (r) => log.behavior[r]),
+          Array.from(rows, (r) => 1000 - 7 * log.category[r]),
+          Array.from(rows, (r) => log.timestamp[r]),
+          opts,
+        );
+        expect(Array.from(got)).toEqual(Array.from(userProfileSteps(log, seqs, u, opts)));
+      }
+    }
+    // hand check of one row: user 0 after its 2nd event (pv then cart, same category, 100 s apart)
+    const two = userProfileFromEvents([0, 1], [5, 5], [T0, T0 + 100]);
+    expect(Array.from(two.subarray(10, 20))).toEqual(Array.from(Float32Array.from([0, 0, 0.5, 0, 0.5, 0.5, Math.log1p(2) / Math.log1p(500), 0, 1, 100 / DAY / 9])));
+  });
+
+  it('rejects bad behaviors, mismatched lengths and non-integer categories with where/expected/got', () => {
+    expect(() => userProfileFromEvents([0, 4], [1, 1], [T0, T0])).toThrow(/behaviors\[1\].*behavior code.*4/s);
+    expect(() => userProfileFromEvents([0], [1, 1], [T0])).toThrow(/categories/);
+    expect(() => userProfileFromEvents([0], [1.5], [T0])).toThrow(/integer category/);
+    expect(() => userProfileFromEvents([0], [1], [NaN])).toThrow(/finite Unix time/);
   });
 });
 

@@ -199,6 +199,45 @@ export function userProfileAt(
   return out;
 }
 
+/**
+ * The 10-d profile after each event of one user's history given as parallel arrays (oldest first), as
+ * `userProfileSteps` computes it from a log: row p (10 floats) is the profile through event p (or, with
+ * `include: 'before'`, from the events before p), as of event p's time. Categories are any integer labels (only
+ * their equality matters: distinct count and top-category count), so a service can pass the raw category of each
+ * event without a dense index. Same formula as the log path (one `ProfileAccumulator`), so a model trained on
+ * `userProfileAllSteps` sees the same numbers when its user's events come from elsewhere. O(n).
+ */
+export function userProfileFromEvents(
+  behaviors: ArrayLike<number>,
+  categories: ArrayLike<number>,
+  timestamps: ArrayLike<number>,
+  options: UserProfileOptions = {},
+): Float32Array {
+  const W = 'userProfileFromEvents';
+  const n = behaviors?.length;
+  check(Number.isInteger(n), `${W}(behaviors)`, 'an array of behavior codes 0..3', behaviors);
+  check(categories?.length === n, `${W}(categories)`, `${n} category labels (one per event)`, categories?.length);
+  check(timestamps?.length === n, `${W}(timestamps)`, `${n} Unix times in seconds (one per event)`, timestamps?.length);
+  const local = new Map<number, number>();
+  const dense = new Int32Array(n);
+  for (let p = 0; p < n; p++) {
+    const b = behaviors[p];
+    if (!(b === 0 || b === 1 || b === 2 || b === 3)) check(false, `${W}(behaviors[${p}])`, 'a behavior code 0 (pv), 1 (cart), 2 (fav) or 3 (buy)', b);
+    const c = categories[p];
+    if (!Number.isInteger(c)) check(false, `${W}(categories[${p}])`, 'an integer category label', c);
+    if (!Number.isFinite(timestamps[p])) check(false, `${W}(timestamps[${p}])`, 'a finite Unix time in seconds', timestamps[p]);
+    let d = local.get(c);
+    if (d === undefined) local.set(c, (d = local.size));
+    dense[p] = d;
+  }
+  const acc = new ProfileAccumulator(new Int32Array(Math.max(1, local.size)), options);
+  const out = new Float32Array(n * USER_PROFILE_DIM);
+  // The log path's own loop over a one-user "log" (profileRun reads only these three columns).
+  const columns = { behavior: Uint8Array.from(behaviors), category: dense, timestamp: Float64Array.from(timestamps) } as unknown as InteractionLog;
+  profileRun(columns, Int32Array.from({ length: n }, (_, p) => p), 0, n, acc, out, 0, options.include === 'before');
+  return out;
+}
+
 function profileRun(
   log: InteractionLog,
   rows: Int32Array,

@@ -22,6 +22,7 @@ export {
   eventStateSteps,
   eventStateFeatures,
   userProfileForRows,
+  userProfileFromEvents,
   eventStateForRows,
   USER_PROFILE_FEATURES,
   USER_PROFILE_DIM,
