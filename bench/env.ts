@@ -2,14 +2,15 @@
  * Environment benchmark (@rec/env, built dist):
  * 1. User-belief simulator: one round of 50,000 users x 10,000 items x 64-d (cosine matching of the actions, the
  *    pre-trained list merge, acceptance, belief update, reward), excluding the agent: actions are pre-drawn.
- *    Measured with the typed-array matcher and with the tfjs-core matcher on wasm, side by side; prints users/s
- *    and the ratio to the TD3 design's reported 2.3 s per round and to the 1 s target.
+ *    Measured side by side with the exact matchers: wasm SIMD (the default; 2 threads and 1), the old typed-array
+ *    CosineMatcher and the tfjs-core matcher on wasm; prints the round time, users/s, the ratios old / new, whether
+ *    the RL lists are identical, and the ratio to the TD3 design's reported 2.3 s per round and to the 1 s target.
  * 2. Logged replay and behaviour simulator: env.step calls per second and user-steps per second at batch 1,024
  *    (actions pre-drawn), on a synthetic log from @rec/data's generator.
  *
  *   pnpm tsx bench/env.ts [--quick] [--users N] [--items N]
  *
- * `--quick`: 2,000 users x 1,000 items and a 20k-row log; `--no-js`: skip the slow exact typed-array matcher;
+ * `--quick`: 2,000 users x 1,000 items and a 20k-row log; `--no-js`: skip the slow old typed-array matcher;
  * `--skip-belief`: only the replay and behaviour figures.
  * Build first: `pnpm --filter @rec/env... build`.
  */
@@ -71,6 +72,7 @@ if (!skipBelief) {
     const warm = (now() - t0) / 1000;
     const e = new env.UserBeliefEnv(sim);
     cursor = 0;
+    (matcher as { reset?: () => void }).reset?.();
     t0 = now();
     const m = await env.runBeliefEpisode(e, preAct);
     const s = (now() - t0) / 1000;
@@ -82,39 +84,66 @@ if (!skipBelief) {
     return s;
   }
   const withJs = !process.argv.includes('--no-js');
-  const backend = await initBackend('wasm');
-  const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });
-  // Record the exact RL lists of the round: they are the ground truth for the IVF recall, and replaying them through a
-  // table lookup times the rest of the round (pre-trained merge, acceptance, belief update, reward) on its own.
-  const truth = new Int32Array(nUsers * 10);
-  let recPos = 0;
-  const recording: import('@rec/env').ItemMatcher = {
-    numItems: tm.numItems,
-    dim: tm.dim,
-    topK(q, n, k, out, sc) {
-      tm.topK(q, n, k, out, sc);
-      if (k !== 10) return; // the one-off pre-trained lists (k = 20)
-      truth.set(out.subarray(0, n * 10), recPos * 10);
-      recPos += n;
-    },
+  // New default: the exact wasm SIMD matcher, 2 threads (and 1, to show the threads' share). It records the exact RL
+  // lists of the round: the ground truth for the other matchers' identity check and the IVF recall; replaying them
+  // through a table lookup times the rest of the round (pre-trained merge, acceptance, belief update, reward) alone.
+  const recorder = (inner: import('@rec/env').ItemMatcher, store: Int32Array) => {
+    let pos = 0;
+    const m: import('@rec/env').ItemMatcher & { reset(): void } = {
+      numItems: inner.numItems,
+      dim: inner.dim,
+      reset() {
+        pos = 0;
+      },
+      topK(q, n, k, out, sc) {
+        inner.topK(q, n, k, out, sc);
+        if (k !== 10) return; // the one-off pre-trained lists (k = 20)
+        store.set(out.subarray(0, n * 10), pos * 10);
+        pos += n;
+      },
+    };
+    return m;
   };
-  const sTf = await round(recording, `exact, tfjs-core (${backend.name})`);
+  const same = (a: Int32Array, b: Int32Array) => a.every((v, i) => v === b[i]);
+  const truth = new Int32Array(nUsers * 10);
+  const simd2 = new env.SimdCosineMatcher(sd.itemEmbeddings, 64, { threads: 2 });
+  const sSimd = await round(recorder(simd2, truth), 'exact, wasm SIMD, 2 threads');
+  const truth1 = new Int32Array(nUsers * 10);
+  const simd1 = new env.SimdCosineMatcher(sd.itemEmbeddings, 64, { threads: 1 });
+  const sSimd1 = await round(recorder(simd1, truth1), 'exact, wasm SIMD, 1 thread');
   let replayPos = 0;
   const lookup: import('@rec/env').ItemMatcher = {
-    numItems: tm.numItems,
-    dim: tm.dim,
+    numItems: simd2.numItems,
+    dim: simd2.dim,
     topK(q, n, k, out) {
       if (k === 10) out.set(truth.subarray(replayPos * 10, (replayPos + n) * 10));
-      else tm.topK(q, n, k, out); // the one-off pre-trained lists
+      else simd2.topK(q, n, k, out); // the one-off pre-trained lists
       if (k === 10) replayPos += n;
     },
   };
   const sEnv = await round(lookup, 'round without matching');
-  console.log(`   matching is ${fmt((100 * (sTf - sEnv)) / sTf, 0)}% of the exact round; the rest takes ${fmt(sEnv, 3)} s (${fmt(nUsers / sEnv)} users/s)`);
+  // The SIMD matcher's own step, timed on all users at once (one call: what a caller with one big batch gets).
+  const probe = new Int32Array(nUsers * 10);
+  t = now();
+  simd2.topK(actions, nUsers, 10, probe);
+  const sMatch = (now() - t) / 1000;
+  console.log(
+    `   SIMD matching alone ${fmt(sMatch, 3)} s (${fmt(nUsers / sMatch)} queries/s, ${fmt(simd2.lastCandidatesPerQuery, 1)} candidates re-ranked per query, ` +
+      `${simd2.lastFallbacks} exact fallbacks); rest of the round ${fmt(sEnv, 3)} s (${fmt(nUsers / sEnv)} users/s); ` +
+      `matching is ${fmt((100 * (sSimd - sEnv)) / sSimd, 0)}% of the SIMD round; 1 thread / 2 threads: ${fmt(sSimd1 / sSimd, 2)}x; ` +
+      `1-thread lists identical: ${same(truth, truth1) ? 'yes' : 'NO'}`,
+  );
+  simd1.dispose();
   if (withJs) {
-    const sJs = await round(new env.CosineMatcher(sd.itemEmbeddings, 64), 'exact, typed-array (JS)');
-    console.log(`   ratio exact typed-array / exact tfjs-${backend.name}: ${fmt(sJs / sTf, 2)}x`);
+    const truthJs = new Int32Array(nUsers * 10);
+    const sJs = await round(recorder(new env.CosineMatcher(sd.itemEmbeddings, 64), truthJs), 'exact, typed-array (JS, old)');
+    console.log(`   ratio old exact typed-array / new exact wasm SIMD (2 threads): ${fmt(sJs / sSimd, 2)}x; RL lists identical: ${same(truth, truthJs) ? 'yes' : 'NO'}`);
   }
+  const backend = await initBackend('wasm');
+  const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });
+  const truthTf = new Int32Array(nUsers * 10);
+  const sTf = await round(recorder(tm, truthTf), `exact, tfjs-core (${backend.name})`);
+  console.log(`   ratio exact tfjs-${backend.name} / exact wasm SIMD (2 threads): ${fmt(sTf / sSimd, 2)}x (tfjs lists identical: ${same(truth, truthTf) ? 'yes' : 'no: f32 sums, ties'})`);
   tm.dispose();
   // Approximate: IVF, recall@10 against the exact lists of the same actions.
   for (const probes of [8, 16, 32]) {

@@ -227,9 +227,10 @@ interface Kernel {
 /** Worker body (an eval'd CommonJS script): take groups from the shared counter until none is left. */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, scratch, slot } = workerData;
+const { module, memory, control, done, scratch, slot } = workerData;
 const run = new WebAssembly.Instance(module, { e: { m: memory } }).exports.run;
 const c = new Int32Array(control);
+const f = new Int32Array(done);
 let seen = 0;
 for (;;) {
   Atomics.wait(c, 0, seen);
@@ -242,6 +243,8 @@ for (;;) {
     for (let g = Atomics.add(c, 2, 1); g < groups; g = Atomics.add(c, 2, 1)) {
       const q0 = g * G;
       run(qBase + q0 * qStride, Math.min(G, nqTotal - q0), stBase + q0 * stStride, stStride, 0, nBlocks, chunk, scratch, itemsPtr);
+      Atomics.store(f, g, seq);
+      Atomics.notify(f, g);
     }
   } catch (e) {
     Atomics.store(c, 15, 1);
@@ -287,6 +290,8 @@ export class SimdCosineMatcher implements ItemMatcher {
   private kernel: Kernel | null = null;
   private layout = { items: 0, queries: 0, states: 0 };
   private control: Int32Array | null = null;
+  /** Per group of the current pass: the call sequence number once its kernel work is done. */
+  private groupDone: Int32Array | null = null;
   private workers: Worker[] = [];
   private disposed = false;
 
@@ -351,10 +356,11 @@ export class SimdCosineMatcher implements ItemMatcher {
   private startWorkers(): void {
     if (this.control || this.threads === 1) return;
     this.control = new Int32Array(new SharedArrayBuffer(64 * 4));
+    this.groupDone = new Int32Array(new SharedArrayBuffer(4 * Math.ceil(MAX_BATCH / ROWS)));
     for (let w = 0; w < this.threads - 1; w++) {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: this.module, memory: this.memory, control: this.control.buffer, scratch: 64 + 64 * (w + 1), slot: 16 + w },
+        workerData: { module: this.module, memory: this.memory, control: this.control.buffer, done: this.groupDone.buffer, scratch: 64 + 64 * (w + 1), slot: 16 + w },
       });
       worker.unref();
       this.workers.push(worker);
@@ -410,9 +416,9 @@ export class SimdCosineMatcher implements ItemMatcher {
         m32[st + 2] = 0;
         m32.fill(INIT, st + 4, st + 4 + k);
       }
-      this.runKernel(nbPad, stride, nb * this.numItems >= PARALLEL_MIN_WORK);
-      // Exact re-rank of the candidates that can still be in the top k.
-      for (let u = 0; u < nb; u++) {
+      // Exact re-rank of the candidates that can still be in the top k, per finished group of queries.
+      const rerank = (from: number, to: number) => {
+      for (let u = from; u < Math.min(to, nb); u++) {
         const st = (stBase + u * stride) >> 2;
         const g = u0 + u;
         if (bad[u] || m32[st + 2] !== 0) {
@@ -451,21 +457,35 @@ export class SimdCosineMatcher implements ItemMatcher {
           if (scores) scores[g * k + t] = bs[t];
         }
       }
+      };
+      this.runKernel(nbPad, stride, nb * this.numItems >= PARALLEL_MIN_WORK, rerank);
     }
     this.lastCandidatesPerQuery = candidates / Math.max(1, n - this.lastFallbacks);
   }
 
-  /** The prefilter over `nq` (a multiple of ROWS) quantised queries, in groups, on this thread and the workers. */
-  private runKernel(nq: number, stride: number, parallel: boolean): void {
+  /**
+   * The prefilter over `nq` (a multiple of ROWS) quantised queries, in groups of `groupSize`, on this thread and the
+   * workers; `rerank(from, to)` runs here for every group, in order, as soon as it is done, between this thread's own
+   * kernel groups (so the workers take more kernel groups and the serial re-rank overlaps with them).
+   */
+  private runKernel(nq: number, stride: number, parallel: boolean, rerank: (from: number, to: number) => void): void {
     const kernel = this.kernel as Kernel;
     const { queries: qBase, states: stBase, items } = this.layout;
     const qStride = this.pairs * 4;
     const G = this.groupSize;
     const groups = Math.ceil(nq / G);
+    const runGroup = (g: number) => {
+      const q0 = g * G;
+      kernel.run(qBase + q0 * qStride, Math.min(G, nq - q0), stBase + q0 * stride, stride, 0, this.nBlocks, this.chunkBlocks, 64, items);
+    };
     if (parallel && this.threads > 1 && groups > 1) this.startWorkers();
     const c = this.control;
-    if (!c || !parallel || groups <= 1) {
-      kernel.run(qBase, nq, stBase, stride, 0, this.nBlocks, this.chunkBlocks, 64, items);
+    const done = this.groupDone;
+    if (!c || !done || !parallel || groups <= 1) {
+      for (let g = 0; g < groups; g++) {
+        runGroup(g);
+        rerank(g * G, (g + 1) * G);
+      }
       return;
     }
     c.set([qBase, qStride, stBase, stride, nq, G, this.nBlocks, this.chunkBlocks, items, groups], 4);
@@ -473,24 +493,42 @@ export class SimdCosineMatcher implements ItemMatcher {
     Atomics.store(c, 15, 0);
     const seq = Atomics.add(c, 0, 1) + 1;
     Atomics.notify(c, 0);
+    let r = 0;
+    const drain = () => {
+      for (; r < groups && Atomics.load(done, r) === seq; r++) rerank(r * G, (r + 1) * G);
+    };
     for (let g = Atomics.add(c, 2, 1); g < groups; g = Atomics.add(c, 2, 1)) {
-      const q0 = g * G;
-      kernel.run(qBase + q0 * qStride, Math.min(G, nq - q0), stBase + q0 * stride, stride, 0, this.nBlocks, this.chunkBlocks, 64, items);
+      runGroup(g);
+      Atomics.store(done, g, seq);
+      drain();
     }
     const t0 = Date.now();
+    const failed = () => {
+      if (Atomics.load(c, 15) !== 0) {
+        throw new NotAvailableError('a matcher worker failed', { where: 'SimdCosineMatcher.topK', expected: 'the wasm kernel to run in the worker', got: 'an exception', hint: 'construct with threads: 1' });
+      }
+      if (Date.now() - t0 > 300_000) {
+        throw new TimeoutError('matcher worker did not finish', { where: 'SimdCosineMatcher.topK', expected: 'workers done within 300 s', got: 'a silent worker', hint: 'construct with threads: 1' });
+      }
+    };
+    while (r < groups) {
+      const v = Atomics.load(done, r);
+      if (v === seq) drain();
+      else {
+        Atomics.wait(done, r, v, 1000);
+        failed();
+      }
+    }
+    // The workers leave their loop before this call returns (the next call reuses the counter and arguments).
     for (let w = 0; w < this.workers.length; w++) {
       for (;;) {
         const v = Atomics.load(c, 16 + w);
         if (v === seq) break;
         Atomics.wait(c, 16 + w, v, 1000);
-        if (Date.now() - t0 > 300_000) {
-          throw new TimeoutError('matcher worker did not finish', { where: 'SimdCosineMatcher.topK', expected: 'workers done within 300 s', got: `worker ${w} silent`, hint: 'construct with threads: 1' });
-        }
+        failed();
       }
     }
-    if (Atomics.load(c, 15) !== 0) {
-      throw new NotAvailableError('a matcher worker failed', { where: 'SimdCosineMatcher.topK', expected: 'the wasm kernel to run in the worker', got: 'an exception', hint: 'construct with threads: 1' });
-    }
+    failed();
   }
 
   /** Stops the worker threads (a later `topK` throws). */
