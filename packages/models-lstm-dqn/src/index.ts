@@ -23,5 +23,5 @@ export { StreamingTopK } from './topk.js';
 export { ItemVocab } from './vocab.js';
 export { CatalogueScorer } from './catalogue.js';
 export type { CatalogueScorerOptions } from './catalogue.js';
-export { saveModel, loadModel, loadLstmDqn, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './model-io.js';
-export type { LoadModelOptions, LstmDqnServable } from './model-io.js';
+export { saveModel, loadModel, loadLstmDqn, readModelState, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './model-io.js';
+export type { LoadModelOptions, LstmDqnServable, SaveModelOptions, SavedModelState, StateLayout, StateStats } from './model-io.js';
