@@ -1,6 +1,6 @@
 // @rec/models-td3: TD3 recommender acting in item-embedding space, on tfjs-core.
-export { Td3Agent, createTd3, loadTd3, resolveTd3Config, TD3_DEFAULTS, TD3_FORMAT_VERSION } from './td3.js';
-export type { Td3Config, TransitionBatch, UpdateResult } from './td3.js';
+export { Td3Agent, createTd3, loadTd3, loadTd3Serving, resolveTd3Config, TD3_DEFAULTS, TD3_FORMAT_VERSION } from './td3.js';
+export type { Td3Config, Td3SaveOptions, Td3ServingData, TransitionBatch, UpdateResult } from './td3.js';
 export { learnTd3, evaluatePolicy, evaluateAny, evaluateAgent, episodeSeed } from './train.js';
 export type { LearnOptions, EpisodeStats } from './train.js';
 export { ItemMatcher } from './matching.js';

@@ -457,11 +457,12 @@ export class Td3Agent {
 
   /**
    * Everything a checkpoint holds, as named files: `config.json`, `weights.bin` (all six networks including their
-   * batch-norm running statistics), `optimizer.bin`, `state.json` (counters, generators) and, with `replay`,
-   * `replay.bin`.
+   * batch-norm running statistics), `optimizer.bin`, `state.json` (counters, generators), with `replay`,
+   * `replay.bin`, and with `serving`, `serving.bin` + `serving.json` (see `Td3ServingData`).
    */
-  serialize(options: { replay?: boolean } = {}): Record<string, Uint8Array | string> {
+  serialize(options: Td3SaveOptions = {}): Record<string, Uint8Array | string> {
     this.assertLive('save');
+    const serving = options.serving === undefined ? undefined : checkServing(options.serving, this.config.actionDim, 'Td3Agent.save(options.serving)');
     const weights: Record<string, PackableArray> = {};
     for (const [net, mlp] of this.networks()) for (const [name, v] of mlp.named()) weights[`${net}/${name}`] = v.dataSync() as Float32Array;
     const optimizer: Record<string, PackableArray> = {};
@@ -487,6 +488,12 @@ export class Td3Agent {
       files['replay.bin'] = packArrays(rs.fields);
     }
     files['state.json'] = JSON.stringify(state, null, 2);
+    if (serving) {
+      const arrays: Record<string, PackableArray> = { itemIds: serving.itemIds, itemEmbeddings: serving.itemEmbeddings };
+      if (serving.itemCategories) arrays.itemCategories = serving.itemCategories;
+      files['serving.bin'] = packArrays(arrays);
+      files['serving.json'] = JSON.stringify({ format: TD3_FORMAT_VERSION, numItems: serving.itemIds.length, dim: this.config.actionDim, stateLayout: serving.stateLayout ?? null }, null, 2);
+    }
     return files;
   }
 
@@ -536,9 +543,10 @@ export class Td3Agent {
 
   /**
    * Save to directory `dir` atomically (written to a temporary sibling, then renamed), with a MANIFEST.json of
-   * sha256 checksums that `load` verifies. `replay: true` also saves the replay buffer (for resuming training).
+   * sha256 checksums that `load` verifies. `replay: true` also saves the replay buffer (for resuming training);
+   * `serving` the item embeddings the actor acts in (+ ids, state layout), so a service can serve the directory.
    */
-  async save(dir: string, options: { replay?: boolean } = {}): Promise<string> {
+  async save(dir: string, options: Td3SaveOptions = {}): Promise<string> {
     const files = this.serialize(options);
     await replaceDirAtomic(dir, async (tmp) => {
       const manifest = { name: 'td3', createdAt: new Date().toISOString(), files: {} as Record<string, { bytes: number; sha256: string }>, meta: { package: '@rec/models-td3', format: TD3_FORMAT_VERSION } };
@@ -570,6 +578,85 @@ export class Td3Agent {
 
   private assertLive(where: string): void {
     if (this.disposed) throw new InvalidArgumentError('agent was disposed', { where: `Td3Agent.${where}`, expected: 'a live agent', got: 'disposed' });
+  }
+}
+
+/**
+ * What a service needs beside the actor to turn its actions into item lists: the item embeddings the actor acts in
+ * (cosine matching), the item id of each row, and how the actor's state is built from a user's events.
+ */
+export interface Td3ServingData {
+  /** Item id of each embedding row (the ids requests carry). */
+  itemIds: Int32Array;
+  /** `[itemIds.length * actionDim]`, row-major. */
+  itemEmbeddings: Float32Array;
+  /**
+   * How the state is built from a user's events: `{ name, ...parameters }` (JSON; the same layout descriptions as
+   * @rec/models-lstm-dqn's `saveModel`, e.g. `{ name: 'replay-profile', historyLength, history, itemHistory }`).
+   * Without it a service cannot rebuild the state and refuses the directory.
+   */
+  stateLayout?: { name: string; [parameter: string]: unknown };
+  /** Category of each item, aligned with `itemIds` (layouts with category features need it). */
+  itemCategories?: Int32Array;
+}
+
+export interface Td3SaveOptions {
+  /** Also save the replay buffer (for resuming training). */
+  replay?: boolean;
+  /** Also save the item embeddings, ids and state layout (for serving, see `loadTd3Serving`). */
+  serving?: Td3ServingData;
+}
+
+function checkServing(sv: Td3ServingData, dim: number, where: string): Td3ServingData {
+  if (!(sv?.itemIds instanceof Int32Array) || sv.itemIds.length === 0) {
+    throw new InvalidArgumentError('serving data needs item ids', { where: `${where}.itemIds`, expected: 'a non-empty Int32Array of item ids', got: sv?.itemIds });
+  }
+  const n = sv.itemIds.length;
+  if (!(sv.itemEmbeddings instanceof Float32Array) || sv.itemEmbeddings.length !== n * dim) {
+    throw new ShapeError('item embeddings do not fit the ids and the action size', { where: `${where}.itemEmbeddings`, expected: `a Float32Array of ${n} items x actionDim ${dim} = ${n * dim}`, got: sv.itemEmbeddings?.length ?? sv.itemEmbeddings });
+  }
+  for (let i = 0; i < sv.itemEmbeddings.length; i++) {
+    if (!Number.isFinite(sv.itemEmbeddings[i])) throw new InvalidArgumentError('item embedding is not finite', { where: `${where}.itemEmbeddings[${i}]`, expected: 'finite numbers', got: sv.itemEmbeddings[i] });
+  }
+  if (sv.itemCategories !== undefined && (!(sv.itemCategories instanceof Int32Array) || sv.itemCategories.length !== n)) {
+    throw new InvalidArgumentError('item categories do not fit the ids', { where: `${where}.itemCategories`, expected: `an Int32Array of ${n} (aligned with itemIds)`, got: sv.itemCategories?.length ?? sv.itemCategories });
+  }
+  const L = sv.stateLayout;
+  if (L !== undefined) {
+    const ok = typeof L === 'object' && L !== null && typeof L.name === 'string' && L.name.length > 0;
+    let json = '';
+    try {
+      json = JSON.stringify(L);
+    } catch {
+      // reported below
+    }
+    if (!ok || !json || JSON.stringify(JSON.parse(json)) !== json) {
+      throw new InvalidArgumentError('state layout is not a named JSON object', { where: `${where}.stateLayout`, expected: "{ name: string, ...parameters } of plain JSON values, e.g. { name: 'replay-profile', historyLength: 10, history: 'purchased', itemHistory: false }", got: L });
+    }
+  }
+  return sv;
+}
+
+/**
+ * The serving data saved with a TD3 directory (`save(dir, { serving })`), checksum-verified; null when the
+ * directory has none (saves without `serving`, and every save from before the option existed).
+ */
+export async function loadTd3Serving(dir: string): Promise<Td3ServingData | null> {
+  const { files } = await loadCheckpoint(dir);
+  if (!files['serving.bin'] && !files['serving.json']) return null;
+  const where = `loadTd3Serving(${dir})`;
+  if (!files['serving.bin'] || !files['serving.json']) {
+    throw new ModelFormatError('serving data is incomplete', { where, expected: 'serving.bin and serving.json', got: Object.keys(files) });
+  }
+  const meta = JSON.parse(new TextDecoder().decode(files['serving.json'])) as { dim: number; stateLayout: Td3ServingData['stateLayout'] | null };
+  const a = unpackArrays(files['serving.bin']);
+  const sv: Td3ServingData = { itemIds: a.itemIds as Int32Array, itemEmbeddings: a.itemEmbeddings as Float32Array };
+  if (a.itemCategories) sv.itemCategories = a.itemCategories as Int32Array;
+  if (meta.stateLayout) sv.stateLayout = meta.stateLayout;
+  try {
+    return checkServing(sv, meta.dim, where);
+  } catch (e) {
+    throw new ModelFormatError('serving data does not check out', { where: join(dir, 'serving.bin'), expected: 'what Td3Agent.save(dir, { serving }) wrote', got: (e as Error).message });
   }
 }
 
