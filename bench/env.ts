@@ -8,7 +8,7 @@
  * 2. Logged replay and behaviour simulator: env.step calls per second and user-steps per second at batch 1,024
  *    (actions pre-drawn), on a synthetic log from @rec/data's generator.
  *
- *   pnpm tsx bench/env.ts [--quick] [--users N] [--items N]
+ *   pnpm tsx bench/env.ts [--quick] [--users N] [--items N] [--reps N]
  *
  * `--quick`: 2,000 users x 1,000 items and a 20k-row log; `--no-js`: skip the slow old typed-array matcher;
  * `--skip-belief`: only the replay and behaviour figures.
@@ -105,12 +105,27 @@ if (!skipBelief) {
     return m;
   };
   const same = (a: Int32Array, b: Int32Array) => a.every((v, i) => v === b[i]);
+  // Interleaved repeats (the machine is shared: a single round can land on a busy moment); min and median reported.
+  const reps = Math.max(1, Number(flag('--reps') ?? (quick ? 1 : 3)));
   const truth = new Int32Array(nUsers * 10);
-  const simd2 = new env.SimdCosineMatcher(sd.itemEmbeddings, 64, { threads: 2 });
-  const sSimd = await round(recorder(simd2, truth), 'exact, wasm SIMD, 2 threads');
   const truth1 = new Int32Array(nUsers * 10);
+  const simd2 = new env.SimdCosineMatcher(sd.itemEmbeddings, 64, { threads: 2 });
   const simd1 = new env.SimdCosineMatcher(sd.itemEmbeddings, 64, { threads: 1 });
-  const sSimd1 = await round(recorder(simd1, truth1), 'exact, wasm SIMD, 1 thread');
+  const t2: number[] = [];
+  const t1: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    t2.push(await round(recorder(simd2, truth), `exact, wasm SIMD, 2 threads${reps > 1 ? ` #${r + 1}` : ''}`));
+    t1.push(await round(recorder(simd1, truth1), `exact, wasm SIMD, 1 thread${reps > 1 ? ` #${r + 1}` : ''}`));
+  }
+  const med = (x: number[]) => [...x].sort((a, b) => a - b)[Math.floor((x.length - 1) / 2)];
+  const sSimd = med(t2);
+  const sSimd1 = med(t1);
+  if (reps > 1) {
+    console.log(
+      `   SIMD round, 2 threads: min ${fmt(Math.min(...t2), 3)} s, median ${fmt(sSimd, 3)} s (${fmt(nUsers / sSimd)} users/s); ` +
+        `1 thread: min ${fmt(Math.min(...t1), 3)} s, median ${fmt(sSimd1, 3)} s`,
+    );
+  }
   let replayPos = 0;
   const lookup: import('@rec/env').ItemMatcher = {
     numItems: simd2.numItems,
@@ -130,14 +145,14 @@ if (!skipBelief) {
   console.log(
     `   SIMD matching alone ${fmt(sMatch, 3)} s (${fmt(nUsers / sMatch)} queries/s, ${fmt(simd2.lastCandidatesPerQuery, 1)} candidates re-ranked per query, ` +
       `${simd2.lastFallbacks} exact fallbacks); rest of the round ${fmt(sEnv, 3)} s (${fmt(nUsers / sEnv)} users/s); ` +
-      `matching is ${fmt((100 * (sSimd - sEnv)) / sSimd, 0)}% of the SIMD round; 1 thread / 2 threads: ${fmt(sSimd1 / sSimd, 2)}x; ` +
+      `matching is ${fmt((100 * (sSimd - sEnv)) / sSimd, 0)}% of the SIMD round; 1 thread / 2 threads (medians): ${fmt(sSimd1 / sSimd, 2)}x; ` +
       `1-thread lists identical: ${same(truth, truth1) ? 'yes' : 'NO'}`,
   );
   simd1.dispose();
   if (withJs) {
     const truthJs = new Int32Array(nUsers * 10);
     const sJs = await round(recorder(new env.CosineMatcher(sd.itemEmbeddings, 64), truthJs), 'exact, typed-array (JS, old)');
-    console.log(`   ratio old exact typed-array / new exact wasm SIMD (2 threads): ${fmt(sJs / sSimd, 2)}x; RL lists identical: ${same(truth, truthJs) ? 'yes' : 'NO'}`);
+    console.log(`   ratio old exact typed-array / new exact wasm SIMD (2 threads, median): ${fmt(sJs / sSimd, 2)}x; RL lists identical: ${same(truth, truthJs) ? 'yes' : 'NO'}`);
   }
   const backend = await initBackend('wasm');
   const tm = new env.TfjsCosineMatcher(sd.itemEmbeddings, 64, { chunk: 1024 });

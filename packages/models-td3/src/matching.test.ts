@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng, ShapeError } from '@rec/core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CosineMatcher } from '@rec/env';
 import { ItemMatcher } from './matching.js';
 import { createTd3 } from './td3.js';
 
@@ -45,6 +46,22 @@ describe('ItemMatcher', () => {
     for (let b = 0; b < 7; b++) {
       expect(Array.from(got.subarray(b * 5, b * 5 + 5))).toEqual(bruteCosine(items, dim, actions.subarray(b * dim, (b + 1) * dim)).slice(0, 5));
     }
+    m.dispose();
+  });
+
+  it('matches exactly what @rec/env\'s CosineMatcher (the belief simulator\'s reference) returns, ties included', () => {
+    const rng = new Rng(6);
+    const dim = 64;
+    const items = rng.fillUniform(new Float32Array(1500 * dim), -1, 1) as Float32Array;
+    items.copyWithin(700 * dim, 100 * dim, 101 * dim); // a duplicate item: a tie, the lower index first
+    const actions = rng.fillUniform(new Float32Array(37 * dim), -1, 1) as Float32Array;
+    actions.set(items.subarray(100 * dim, 101 * dim), 0);
+    const m = new ItemMatcher(items, dim);
+    const ref = new Int32Array(37 * 10);
+    new CosineMatcher(items, dim).topK(actions, 37, 10, ref);
+    const got = m.match(actions, 37, 10);
+    expect(Array.from(got)).toEqual(Array.from(ref));
+    expect(Array.from(got.subarray(0, 2))).toEqual([100, 700]);
     m.dispose();
   });
 

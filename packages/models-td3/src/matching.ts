@@ -1,13 +1,15 @@
 /**
- * From a 64-d action (a "virtual item") to real items: cosine similarity against L2-normalised item embeddings
- * (one matMul per chunk of users, then `topk`, no per-item JavaScript loop), merged with a pre-trained model's list
- * (user-item embedding dot products) into distinct items.
+ * From a 64-d action (a "virtual item") to real items: exact cosine top-k against L2-normalised item embeddings
+ * (@rec/env's `SimdCosineMatcher`, the belief simulator's own kernel: wasm SIMD, exact, ties to the lower index),
+ * merged with a pre-trained model's list (user-item embedding dot products: one tfjs matMul per chunk of users,
+ * then `topk`) into distinct items.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check, ShapeError } from '@rec/core';
+import { SimdCosineMatcher } from '@rec/env';
 
 export interface ItemMatcherOptions {
-  /** Users per matMul chunk (bounds the `[chunk, numItems]` score matrix). Default 1,024. */
+  /** Users per matMul chunk of the pre-trained list (bounds the `[chunk, numItems]` score matrix). Default 1,024. */
   chunk?: number;
 }
 
@@ -24,8 +26,8 @@ export class ItemMatcher {
   readonly numItems: number;
   readonly dim: number;
   private readonly chunk: number;
-  /** Normalised embeddings, transposed: `[dim, numItems]` so scoring is a plain matMul (no transpose flags). */
-  private readonly normalisedT: tf.Tensor2D;
+  /** The exact cosine matcher of the actions (shared with the belief simulator's implementation). */
+  private readonly cosine: SimdCosineMatcher;
   /** Raw embeddings, transposed, for the pre-trained list's dot-product scores. */
   private readonly rawT: tf.Tensor2D;
 
@@ -42,27 +44,24 @@ export class ItemMatcher {
     this.dim = dim;
     this.numItems = itemEmbeddings.length / dim;
     this.chunk = options.chunk ?? 1024;
-    const [n, r] = tf.tidy(() => {
-      const e = tf.tensor2d(itemEmbeddings, [this.numItems, dim]);
-      const norm = tf.maximum(tf.sqrt(tf.sum(tf.square(e), 1, true)), 1e-12);
-      return [tf.transpose(tf.div(e, norm)) as tf.Tensor2D, tf.transpose(e) as tf.Tensor2D];
-    });
-    this.normalisedT = n;
-    this.rawT = r;
+    this.cosine = new SimdCosineMatcher(itemEmbeddings, dim);
+    this.rawT = tf.tidy(() => tf.transpose(tf.tensor2d(itemEmbeddings, [this.numItems, dim])) as tf.Tensor2D);
   }
 
-  private topK(vectors: Float32Array, batch: number, k: number, table: tf.Tensor2D, normalise: boolean): Int32Array {
+  private checkVectors(vectors: Float32Array, batch: number, k: number): void {
     check(Number.isInteger(k) && k > 0 && k <= this.numItems, 'ItemMatcher.topK(k)', `an integer in [1, ${this.numItems}]`, k);
     if (vectors.length !== batch * this.dim) {
       throw new ShapeError('vectors do not match the batch', { where: 'ItemMatcher', expected: `${batch} x ${this.dim} = ${batch * this.dim} numbers`, got: vectors.length });
     }
+  }
+
+  private topK(vectors: Float32Array, batch: number, k: number, table: tf.Tensor2D): Int32Array {
+    this.checkVectors(vectors, batch, k);
     const out = new Int32Array(batch * k);
     for (let start = 0; start < batch; start += this.chunk) {
       const rows = Math.min(this.chunk, batch - start);
       const idx = tf.tidy(() => {
-        let v: tf.Tensor2D = tf.tensor2d(vectors.subarray(start * this.dim, (start + rows) * this.dim), [rows, this.dim]);
-        // Cosine: normalising the query does not change its ranking, but keeps scores in [-1, 1].
-        if (normalise) v = tf.div(v, tf.maximum(tf.sqrt(tf.sum(tf.square(v), 1, true)), 1e-12));
+        const v = tf.tensor2d(vectors.subarray(start * this.dim, (start + rows) * this.dim), [rows, this.dim]);
         return tf.topk(tf.matMul(v, table), k, true).indices;
       });
       out.set(idx.dataSync() as Int32Array, start * k);
@@ -73,12 +72,15 @@ export class ItemMatcher {
 
   /** The `k` items most cosine-similar to each action: `actions [batch * dim]` -> `[batch * k]`, best first. */
   match(actions: Float32Array, batch: number, k: number): Int32Array {
-    return this.topK(actions, batch, k, this.normalisedT, true);
+    this.checkVectors(actions, batch, k);
+    const out = new Int32Array(batch * k);
+    this.cosine.topK(actions, batch, k, out);
+    return out;
   }
 
   /** The pre-trained list: top `k` items by user-item embedding dot product, `[batch * k]`. */
   pretrained(userEmbeddings: Float32Array, batch: number, k: number): Int32Array {
-    return this.topK(userEmbeddings, batch, k, this.rawT, false);
+    return this.topK(userEmbeddings, batch, k, this.rawT);
   }
 
   /**
@@ -112,7 +114,7 @@ export class ItemMatcher {
   }
 
   dispose(): void {
-    this.normalisedT.dispose();
+    this.cosine.dispose();
     this.rawT.dispose();
   }
 }
