@@ -58,7 +58,10 @@ export interface ServeConfig {
   conversionType: 'pv' | 'cart' | 'fav' | 'buy';
   /** Largest request body, bytes. */
   bodyLimitBytes: number;
-  /** Recent interactions kept per user. */
+  /**
+   * Interactions kept per user (the models' view of the user; storage grows with the user). Whole-history state
+   * layouts (the replay profile) are exact up to this many events per user and use the last ones beyond it.
+   */
   maxRecent: number;
   /** fastify request logging. */
   logger: boolean;
@@ -89,7 +92,7 @@ export const DEFAULT_CONFIG: ServeConfig = {
   experiments: [],
   conversionType: 'buy',
   bodyLimitBytes: 16 * 1024,
-  maxRecent: 50,
+  maxRecent: 1000,
   logger: false,
 };
 

@@ -16,8 +16,22 @@ export {
   eventStateEncoder,
   ensureServeBackend,
   td3Recommender,
+  td3Loader,
+  replayProfileEncoder,
+  parseReplayProfileLayout,
+  encoderFromSavedState,
 } from './model-adapters.js';
-export type { StateEncoder, ItemFeatureStats, LstmDqnLike, LstmDqnLoaderOptions, Td3Like, ItemMatcherLike, Td3RecommenderOptions } from './model-adapters.js';
+export type {
+  StateEncoder,
+  ItemFeatureStats,
+  LstmDqnLike,
+  LstmDqnLoaderOptions,
+  Td3Like,
+  ItemMatcherLike,
+  Td3RecommenderOptions,
+  ReplayProfileLayout,
+  SavedStateLike,
+} from './model-adapters.js';
 export { MicroBatcher } from './batcher.js';
 export type { BatchedResult, MicroBatcherOptions } from './batcher.js';
 export { MemoryCache, RedisCache } from './cache.js';

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { LstmDqn, loadLstmDqn, saveModel } from '@rec/models-lstm-dqn';
+import { createTd3 } from '@rec/models-td3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { behaviorSimEncoder, ensureServeBackend } from './model-adapters.js';
 import { createServer, type RecService } from './server.js';
@@ -94,13 +95,21 @@ describe('LSTM-DQN model directories in the service', () => {
     expect(refused.status).toBe(422);
     expect(refused.body.message).toMatch(/weights\.bin|checksum|sha256/i);
     expect(refused.body.serving.version).toMatch(/^v2@/);
-    // a TD3 save is recognised and refused with the reason
+    // a TD3 save without serving data (item embeddings) is recognised and refused with the reason
     const td3 = join(root, 'td3');
-    mkdirSync(td3);
-    writeFileSync(join(td3, 'config.json'), JSON.stringify({ package: '@rec/models-td3', config: {} }));
+    const agent = createTd3({ stateDim: 4, actionDim: 3, actorHidden: [4], criticHidden: [4] });
+    await agent.save(td3);
+    agent.dispose();
     const t = await postJson(base, '/admin/models/default', { dir: td3 }, auth);
     expect(t.status).toBe(422);
-    expect(t.body.message).toMatch(/TD3 model directories cannot be served yet/);
+    expect(t.body.message).toMatch(/TD3 directory has no item embeddings to serve from/);
+    // and a directory that only claims to be TD3 is refused for its missing checkpoint manifest
+    const fake = join(root, 'td3-fake');
+    mkdirSync(fake);
+    writeFileSync(join(fake, 'config.json'), JSON.stringify({ package: '@rec/models-td3', config: {} }));
+    const f = await postJson(base, '/admin/models/default', { dir: fake }, auth);
+    expect(f.status).toBe(422);
+    expect(f.body.message).toMatch(/MANIFEST\.json/);
     expect((await getJson(base, '/recommendations/w1?k=3')).body).toMatchObject({ model: 'lstm-dqn', fallback: false });
   });
 });

@@ -210,4 +210,17 @@ describe('recommendations and state', () => {
     expect(s.seq('u')).toBe(0);
     expect(s.size).toBe(2);
   });
+
+  it('grows a user\'s arrays past their first capacity (16) and still keeps exactly the last maxRecent', () => {
+    const s = new UserStateStore(40);
+    for (let i = 0; i < 100; i++) s.record('u', i, i % 4, 2000 + i);
+    const st = s.get('u');
+    expect(Array.from(st.recentItems)).toEqual(Array.from({ length: 40 }, (_, j) => 60 + j));
+    expect(Array.from(st.recentTimes)).toEqual(Array.from({ length: 40 }, (_, j) => 2060 + j));
+    expect(Array.from(st.recentTypes.subarray(0, 4))).toEqual([0, 1, 2, 3]);
+    const t = new UserStateStore(40);
+    for (let i = 0; i < 20; i++) t.record('v', i, 0, i);
+    expect(Array.from(t.get('v').recentItems)).toEqual(Array.from({ length: 20 }, (_, j) => j));
+    expect(() => new UserStateStore(0)).toThrow(/maxRecent.*positive integer/s);
+  });
 });
