@@ -393,6 +393,8 @@ export class SimdCosineMatcher implements ItemMatcher {
     const X = this.normalised;
     const bs = new Float64Array(k);
     const bi = new Int32Array(k);
+    const cand = new Int32Array(Math.min(this.numItems, 8 * k + 256));
+    const sv = new Float64Array(4);
     let candidates = 0;
     for (let u0 = 0; u0 < n; u0 += batch) {
       const nb = Math.min(batch, n - u0);
@@ -400,21 +402,25 @@ export class SimdCosineMatcher implements ItemMatcher {
       const Q = normaliseRows(queries.subarray(u0 * D, (u0 + nb) * D), D);
       const bad = new Uint8Array(nb);
       // Quantise the queries (zero pad queries up to a multiple of ROWS) and reset their states.
-      m16.fill(0, qBase >> 1, (qBase >> 1) + nbPad * 2 * P);
+      // (Plain loops: TypedArray fill on shared memory goes through a slow runtime call.)
+      for (let i = (qBase >> 1) + nb * 2 * P; i < (qBase >> 1) + nbPad * 2 * P; i++) m16[i] = 0;
       for (let u = 0; u < nb; u++) {
         const o = (qBase >> 1) + u * 2 * P;
+        let finite = 0;
         for (let d = 0; d < D; d++) {
           const v = Q[u * D + d];
-          if (!Number.isFinite(v)) bad[u] = 1;
+          finite += v - v; // NaN once any component is NaN or infinite
           m16[o + d] = Math.round(v * SCALE);
         }
+        if (finite !== 0) bad[u] = 1;
+        if (D & 1) m16[o + D] = 0;
       }
       for (let u = 0; u < nbPad; u++) {
         const st = (stBase + u * stride) >> 2;
         m32[st] = INIT - this.margin;
         m32[st + 1] = 0;
         m32[st + 2] = 0;
-        m32.fill(INIT, st + 4, st + 4 + k);
+        for (let t = st + 4; t < st + 4 + k; t++) m32[t] = INIT;
       }
       // Exact re-rank of the candidates that can still be in the top k, per finished group of queries.
       const rerank = (from: number, to: number) => {
@@ -433,23 +439,41 @@ export class SimdCosineMatcher implements ItemMatcher {
         bi.fill(0);
         let th = -Infinity;
         const qo = u * D;
-        for (let c = 0; c < cnt; c++) {
-          if (m32[cb + 2 * c + 1] < lowF) continue;
-          candidates++;
-          const j = m32[cb + 2 * c];
-          const xo = j * D;
-          let v = 0;
-          for (let d = 0; d < D; d++) v += Q[qo + d] * X[xo + d];
-          if (v > th) {
-            let p = k - 1;
-            while (p > 0 && bs[p - 1] < v) {
-              bs[p] = bs[p - 1];
-              bi[p] = bi[p - 1];
-              p--;
+        // The surviving candidates (item order), scored 4 at a time: four independent f64 chains hide the add
+        // latency, each chain still CosineMatcher's exact sum in dimension order.
+        let nc = 0;
+        for (let c = 0; c < cnt; c++) if (m32[cb + 2 * c + 1] >= lowF) cand[nc++] = m32[cb + 2 * c];
+        candidates += nc;
+        for (let c = 0; c < nc; c += 4) {
+          const x0 = cand[c] * D;
+          const x1 = cand[Math.min(c + 1, nc - 1)] * D;
+          const x2 = cand[Math.min(c + 2, nc - 1)] * D;
+          const x3 = cand[Math.min(c + 3, nc - 1)] * D;
+          let v0 = 0, v1 = 0, v2 = 0, v3 = 0;
+          for (let d = 0; d < D; d++) {
+            const qd = Q[qo + d];
+            v0 += qd * X[x0 + d];
+            v1 += qd * X[x1 + d];
+            v2 += qd * X[x2 + d];
+            v3 += qd * X[x3 + d];
+          }
+          sv[0] = v0;
+          sv[1] = v1;
+          sv[2] = v2;
+          sv[3] = v3;
+          for (let e = 0; e < Math.min(4, nc - c); e++) {
+            const v = sv[e];
+            if (v > th) {
+              let p = k - 1;
+              while (p > 0 && bs[p - 1] < v) {
+                bs[p] = bs[p - 1];
+                bi[p] = bi[p - 1];
+                p--;
+              }
+              bs[p] = v;
+              bi[p] = cand[c + e];
+              th = bs[k - 1];
             }
-            bs[p] = v;
-            bi[p] = j;
-            th = bs[k - 1];
           }
         }
         for (let t = 0; t < k; t++) {
