@@ -341,7 +341,16 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
   );
   plots.push(cmp.pngPath, cmp.svgPath);
   const modelDir = join(out, 'model');
-  await saveModel(agent, modelDir);
+  // The replay state the agent was trained on (trainAndEvaluate's LoggedReplayEnv: default historyLength 10,
+  // history 'interacted', item ids unless 'paper') and the item -> category map its profile features read, in the
+  // log's dense item ids (the ids the model's actions and its state's item column use), so rec-serve can rebuild
+  // the state from a user's raw events. An item logged under several categories keeps its first one.
+  const itemCategories = new Int32Array(log.numItems).fill(-1);
+  for (let r = 0; r < log.numRows; r++) if (itemCategories[log.item[r]] === -1) itemCategories[log.item[r]] = log.category[r];
+  await saveModel(agent, modelDir, {
+    stateLayout: { name: 'replay-profile', historyLength: 10, history: 'interacted', itemHistory: model !== 'paper', profile: {} },
+    stateStats: { itemIds: Int32Array.from({ length: log.numItems }, (_, i) => i), itemCategories },
+  });
   const stats = datasetStats(log);
   const summary: TrainSummary = {
     dataset: datasetName,
@@ -389,7 +398,7 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
     '',
     ...plots.filter((p) => p.endsWith('.png')).map((p) => `![${p.split('/').pop()}](${p.split('/').pop()})`),
     '',
-    `The trained model is in \`model/\` (@rec/models-lstm-dqn's saved format; load it with \`loadLstmDqn('${modelDir}')\`).`,
+    `The trained model is in \`model/\` (@rec/models-lstm-dqn's saved format with its state layout; load it with \`loadLstmDqn('${modelDir}')\` or serve it with \`rec-serve --model default=${modelDir}\`).`,
     '',
   ].join('\n');
   await writeFileAtomic(join(out, 'report.md'), md);

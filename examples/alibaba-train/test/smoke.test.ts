@@ -30,6 +30,10 @@ describe.skipIf(!data)('alibaba-train end to end (tiny budget, real UserBehavior
 
     // The saved model loads and answers for a state of the training layout.
     const servable = await loadLstmDqn(join(out, 'model'));
+    // ... with the state layout and item categories @rec/serve rebuilds the replay state from
+    expect(servable.state?.layout).toEqual({ name: 'replay-profile', historyLength: 10, history: 'interacted', itemHistory: true, profile: {} });
+    expect(servable.state?.stats?.itemCategories?.length).toBe(summary.items);
+    expect(servable.state?.stats?.itemCategories?.every((c) => c >= 0)).toBe(true);
     const c = servable.config.network;
     const state = new Float32Array(c.seqLen * c.featureDim).fill(-1);
     const rec = servable.recommend(state, 10);
