@@ -461,7 +461,7 @@ interface Td3Module {
  * saves without it) or without a state layout are refused with the reason.
  */
 export function td3Loader(opts: { backend?: string | readonly string[] } = {}): ModelLoader {
-  return async (dir, config) => {
+  return async (dir) => {
     await ensureServeBackend(opts.backend);
     const mod = (await importModelPackage('@rec/models-td3')) as unknown as Td3Module;
     if (typeof mod.loadTd3Serving !== 'function' || typeof mod.loadTd3 !== 'function') {
@@ -493,16 +493,20 @@ export function td3Loader(opts: { backend?: string | readonly string[] } = {}): 
       agent.dispose();
       throw new ModelFormatError('state layout does not fit the actor', { where, expected: `a layout of stateDim ${stateDim} numbers`, got: `${encoder.name}: ${steps} x ${encoder.featureDim} = ${steps * encoder.featureDim}` });
     }
-    const matcher = new mod.ItemMatcher(serving.itemEmbeddings, actionDim);
-    const savedAt = typeof config.createdAt === 'string' ? config.createdAt : '';
-    const rec = td3Recommender({
+    let matcher: ItemMatcherLike & { dispose?(): void };
+    try {
+      matcher = new mod.ItemMatcher(serving.itemEmbeddings, actionDim);
+    } catch (e) {
+      agent.dispose();
+      throw e;
+    }
+    return td3Recommender({
       agent: { config: agent.config, act: (obs) => agent.act(obs), dispose: () => { agent.dispose(); matcher.dispose?.(); } },
       matcher,
       itemIds: serving.itemIds,
       encode: (state, out, offset) => encoder.encode(state, steps, () => -1, serving.itemIds.length, out, offset),
-      version: savedAt ? `${basename(dir)}@${savedAt}` : basename(dir),
+      version: basename(dir),
     });
-    return rec;
   };
 }
 
