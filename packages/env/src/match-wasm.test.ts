@@ -181,6 +181,20 @@ describe('SimdCosineMatcher', () => {
     expect(() => two.topK(queries, 1, 10, o1)).toThrow(/disposed/);
   });
 
+  it('k above 256 (answered by CosineMatcher) and k = numItems give CosineMatcher\'s lists', () => {
+    const rng = new Rng(31);
+    const items = randomRows(rng, 301, 12);
+    const queries = randomRows(rng, 5, 12);
+    for (const k of [257, 301]) {
+      const r = both(items, queries, 5, 12, k);
+      expect(Array.from(r.ob)).toEqual(Array.from(r.oa));
+      expect(r.b.lastFallbacks).toBe(5);
+    }
+    const r = both(items.subarray(0, 200 * 12), queries, 5, 12, 200); // k = numItems through the prefilter
+    expect(Array.from(r.ob)).toEqual(Array.from(r.oa));
+    expect(r.b.lastFallbacks).toBe(0);
+  });
+
   it('validates its input with RecErrors', () => {
     const items = new Float32Array(40).fill(0.5);
     const catchErr = (f: () => unknown) => {
