@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelFormatError } from '@rec/core';
-import { ItemVocab, MODEL_FORMAT, MODEL_FORMAT_VERSION, StreamingTopK, networkParamShapes, qValues, type NetworkConfig } from '@rec/models-lstm-dqn';
+import { ItemVocab, MODEL_FORMAT, itemIdsToVocab, MODEL_FORMAT_VERSION, StreamingTopK, networkParamShapes, qValues, type NetworkConfig } from '@rec/models-lstm-dqn';
 
 export const SAVED_MODEL_FILES = ['model.json', 'weights.bin', 'config.json', 'vocab.bin', 'checksum.json'] as const;
 export type SavedModelBytes = Record<(typeof SAVED_MODEL_FILES)[number], Uint8Array>;
@@ -121,7 +121,9 @@ export async function recommend(model: BrowserModel, state: Float32Array, k: num
   const coldStart = historyLength(state, network) < model.coldStartThreshold;
   let scores: ArrayLike<number> = model.popularity;
   if (!coldStart) {
-    const q = tf.tidy(() => qValues(model.params, network, tf.tensor3d(state, [1, network.seqLen, network.featureDim]), { training: false }));
+    // An item-id input reads vocabulary indices; the state carries log item ids (as LstmDqn maps them).
+    const x = network.itemInputDim > 0 ? itemIdsToVocab(state, network.featureDim, model.vocab) : state;
+    const q = tf.tidy(() => qValues(model.params, network, tf.tensor3d(x, [1, network.seqLen, network.featureDim]), { training: false }));
     scores = (await q.data()) as Float32Array;
     q.dispose();
   }

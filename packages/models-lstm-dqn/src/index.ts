@@ -20,7 +20,7 @@ export type { ParamShapes, ParamTensors, ParamVariables } from './params.js';
 export { Adam, clipByGlobalNorm, softUpdate as syncVariables } from '@rec/core';
 export type { AdamOptions } from '@rec/core';
 export { StreamingTopK } from './topk.js';
-export { ItemVocab } from './vocab.js';
+export { ItemVocab, itemIdsToVocab } from './vocab.js';
 export { CatalogueScorer } from './catalogue.js';
 export type { CatalogueScorerOptions } from './catalogue.js';
 export { saveModel, loadModel, loadLstmDqn, readModelState, MODEL_FORMAT, MODEL_FORMAT_VERSION } from './model-io.js';

@@ -3,6 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, Rng } from '@rec/core';
 import { paperNetwork, networkParamShapes, qValues } from './network.js';
 import { createVariables, disposeVariables } from './params.js';
+import { LstmDqn } from './lstm-dqn.js';
+import { ItemVocab } from './vocab.js';
 
 beforeAll(async () => {
   await initBackend('cpu', { ignoreEnv: true });
@@ -58,5 +60,40 @@ describe('item-id input (itemInputDim)', () => {
     for (const row of [1, 4, 6]) expect(a[row].every((v) => v === 0)).toBe(true);
     disposeVariables(params);
     tf.dispose([x, viaLookup, ref]);
+  });
+});
+
+describe('item-id input with a vocabulary (LstmDqn)', () => {
+  // Vocabulary index 0 = item 40, 1 = item 7, 2 = item 13. The environment writes log item ids into the state.
+  const vocab = ItemVocab.fromItems(Int32Array.from([40, 7, 13]));
+  const network = { seqLen: 3, featureDim: 3, hidden: 8, layers: 1, mlp: [8], itemInputDim: 4, rnnDropout: 0, mlpDropout: 0 };
+  const raw = (ids: number[]) => {
+    const s = new Float32Array(ids.length * 3);
+    ids.forEach((id, t) => s.set([0.5, t / 3, id], t * 3));
+    return s;
+  };
+
+  it('maps the state item ids through the vocabulary (out of vocabulary and padding -> the unknown row)', () => {
+    const agent = new LstmDqn({ vocab, network, seed: 3 });
+    const got = agent.qValues(raw([7, 40, 99]));
+    // Reference: the network fed vocabulary indices directly (99 is not in the vocabulary: -1).
+    const want = tf.tidy(() => qValues(agent.online as never, agent.config.network, tf.tensor3d(raw([1, 0, -1]), [1, 3, 3]), { training: false }).dataSync());
+    expect(Array.from(got)).toEqual(Array.from(want));
+    // Raw id 1 is item 1, which is not in the vocabulary: the same as any other unknown id, not vocabulary index 1.
+    expect(Array.from(agent.qValues(raw([-1, 1, 13])))).toEqual(Array.from(agent.qValues(raw([-1, 99, 13]))));
+    expect(Array.from(agent.qValues(raw([-1, 7, 13])))).not.toEqual(Array.from(agent.qValues(raw([-1, 99, 13]))));
+    agent.dispose();
+  });
+
+  it('trains the table rows of the items in the replayed states, not the rows their raw ids would index', () => {
+    const agent = new LstmDqn({ vocab, network, seed: 4, learningStarts: 1, batchSize: 4, feedbackTrainSteps: 1 });
+    const before = (agent.online['items.input'] as tf.Tensor).arraySync() as number[][];
+    const obs = raw([-1, 40, 7]);
+    agent.updateFromFeedback({ obs, items: Int32Array.from([13]), rewards: Float32Array.from([1]), nextObs: raw([40, 7, 13]), dones: Uint8Array.from([1]) });
+    const after = (agent.online['items.input'] as tf.Tensor).arraySync() as number[][];
+    const changed = after.map((row, i) => row.some((v, j) => v !== before[i][j]));
+    // Rows: 0 = unknown/padding, 1 = item 40, 2 = item 7, 3 = item 13 (only in the next state, which has no gradient).
+    expect(changed).toEqual([true, true, true, false]);
+    agent.dispose();
   });
 });

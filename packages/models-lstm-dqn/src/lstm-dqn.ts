@@ -33,7 +33,7 @@ import type { Policy, RecEnv } from '@rec/env';
 import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
 import { createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
 import { StreamingTopK } from './topk.js';
-import { ItemVocab } from './vocab.js';
+import { ItemVocab, itemIdsToVocab } from './vocab.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration
@@ -331,13 +331,25 @@ export class LstmDqn {
     return states.length / this.stateSize;
   }
 
+  /**
+   * States as the network reads them. With an item-id input (`network.itemInputDim > 0`) the last number of every
+   * step is an item id as the environment writes it (a log item index); the network's item table is indexed by
+   * vocabulary index, so ids are mapped through the vocabulary here (out of vocabulary and padding -> -1, the
+   * table's unknown row). Identity vocabularies and networks without item input get the array itself.
+   */
+  private networkStates(states: Float32Array): Float32Array {
+    const { featureDim, itemInputDim } = this.config.network;
+    return itemInputDim > 0 ? itemIdsToVocab(states, featureDim, this.vocab) : states;
+  }
+
   /** Q-values `[n * numActions]` for `n` states (evaluation mode: no dropout). */
   qValues(states: Float32Array): Float32Array {
     const n = this.checkStates(states, 'LstmDqn.qValues(states)');
     const { seqLen, featureDim } = this.config.network;
     // Read the values outside tf.tidy: tidy walks whatever its callback returns looking for tensors, element by
     // element for a typed array (measured: 70% of a 64-user forward went there, 0.5-3 s for 64-256 users x 10k).
-    const q = tf.tidy(() => qValues(this.online, this.config.network, tf.tensor3d(states, [n, seqLen, featureDim]), { training: false }));
+    const x = this.networkStates(states);
+    const q = tf.tidy(() => qValues(this.online, this.config.network, tf.tensor3d(x, [n, seqLen, featureDim]), { training: false }));
     const values = q.dataSync() as Float32Array;
     q.dispose();
     return values;
@@ -358,7 +370,7 @@ export class LstmDqn {
     const shape: [number, number, number] = [B, net.seqLen, net.featureDim];
     // TD target r + discount * Q_target(s', a*), computed outside the gradient tape.
     const target = tf.tidy(() => {
-      const nextObs = tf.tensor3d(batch.nextObs as Float32Array, shape);
+      const nextObs = tf.tensor3d(this.networkStates(batch.nextObs as Float32Array), shape);
       const qNextTarget = qValues(this.target, net, nextObs, { training: false });
       let next: tf.Tensor;
       if (c.doubleDqn) {
@@ -376,7 +388,7 @@ export class LstmDqn {
     const full = c.fullInformation && (batch.target as Int32Array).some((t) => t >= -1);
     let tdAbs: tf.Tensor | null = null;
     const loss = tf.tidy(() => {
-      const obs = tf.tensor3d(batch.obs as Float32Array, shape);
+      const obs = tf.tensor3d(this.networkStates(batch.obs as Float32Array), shape);
       const actions = tf.tensor1d(batch.action as Int32Array, 'int32');
       const isWeights = tf.tensor1d(weights);
       const varList = Object.values(this.online);

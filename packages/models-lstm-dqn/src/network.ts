@@ -47,8 +47,9 @@ export interface NetworkConfig {
    */
   zeroInitHead: boolean;
   /**
-   * Item-id input: when > 0, the last of the `featureDim` numbers of every step is an item id (a vocabulary index;
-   * -1 or out-of-range = padding/unknown), looked up in a learned `[numActions + 1, itemInputDim]` table and
+   * Item-id input: when > 0, the last of the `featureDim` numbers of every step is an item id (a vocabulary index
+   * here; -1 or out-of-range = padding/unknown: LstmDqn maps the log item ids of its states through its vocabulary
+   * with `itemIdsToVocab` first), looked up in a learned `[numActions + 1, itemInputDim]` table and
    * concatenated with the other `featureDim - 1` features before the recurrent layers. The paper's state (user
    * profile features only) carries no item identity, so without this a Q-network can at best rank items by
    * user-conditioned popularity. 0 (default) = the paper's input.

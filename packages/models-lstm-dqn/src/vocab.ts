@@ -60,3 +60,18 @@ export class ItemVocab {
     return ItemVocab.fromItems(toItem);
   }
 }
+
+/**
+ * States with an item-id column (the last of `featureDim` numbers per step, as @rec/env's replay writes it: log item
+ * ids) rewritten to vocabulary indices, the rows of a network's item-input table: out of vocabulary and padding
+ * become -1 (the unknown row). Returns `states` itself for an identity vocabulary, else a copy.
+ */
+export function itemIdsToVocab(states: Float32Array, featureDim: number, vocab: ItemVocab): Float32Array {
+  if (vocab.identity) return states;
+  const out = states.slice();
+  for (let j = featureDim - 1; j < out.length; j += featureDim) {
+    const id = out[j];
+    out[j] = id >= 0 ? vocab.indexOf(id) : -1;
+  }
+  return out;
+}
