@@ -56,4 +56,37 @@ describe('GRU4Rec-style baseline', () => {
     expect(res[1].summary.recall.value).toBeGreaterThan(res[0].summary.recall.value);
     expect(() => gru.scoreUsers(Int32Array.from([0]), 5)).toThrow(/disposed/);
   });
+
+  it('maxItems caps the softmax to the most frequent training items; a cap >= the catalogue changes nothing', () => {
+    const split = lstmDqnSessionSplit(structuredLog(5, 120), { seed: 2 });
+    const cfg = { embeddingDim: 8, hiddenDim: 12, maxLen: 5, epochs: 2, batchSize: 64, learningRate: 0.02, seed: 4 };
+    const counts = new Float64Array(split.numItems);
+    for (const r of split.trainRows) counts[split.log.item[r]]++;
+    const top20 = new Set(Array.from({ length: split.numItems }, (_, i) => i).sort((x, y) => counts[y] - counts[x] || x - y).slice(0, 20));
+    const units = Int32Array.from({ length: split.numUnits }, (_, i) => i);
+    const before = tf.memory().numTensors;
+    const capped = trainGru4Rec(split, { ...cfg, maxItems: 20 });
+    expect(capped.vocabSize).toBe(20);
+    expect(capped.droppedExamples).toBeGreaterThan(0);
+    const lists = capped.scoreUsers(units, 10, split.seen);
+    for (let u = 0; u < units.length; u++) {
+      const row = Array.from(lists.subarray(u * 10, (u + 1) * 10)).filter((x) => x >= 0);
+      const seen = new Set(split.seen.items.subarray(split.seen.offsets[u], split.seen.offsets[u + 1]));
+      expect(row.length).toBe(Math.min(10, [...top20].filter((x) => !seen.has(x)).length));
+      for (const it of row) {
+        expect(top20.has(it)).toBe(true);
+        expect(seen.has(it)).toBe(false);
+      }
+    }
+    capped.dispose();
+    const plain = trainGru4Rec(split, cfg);
+    const wide = trainGru4Rec(split, { ...cfg, maxItems: split.numItems });
+    expect(wide.vocabSize).toBe(split.numItems);
+    expect(wide.droppedExamples).toBe(0);
+    expect(Array.from(wide.scoreUsers(units, 10))).toEqual(Array.from(plain.scoreUsers(units, 10)));
+    expect(wide.losses).toEqual(plain.losses);
+    plain.dispose();
+    wide.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

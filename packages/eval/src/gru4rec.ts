@@ -13,6 +13,10 @@
  * 4. Loss = mean over the batch of -log softmax(h Wo + bo)[target]; Adam; weights from a seeded Rng (Glorot uniform);
  *    the output bias starts at centred log(1 + item count) (`popularityBias`), so training starts from popularity.
  * 5. Tensors are created and freed inside this file (`tf.tidy`, `dispose`); the boundary is typed arrays.
+ * 6. Optional output cap (`maxItems`, for catalogues where a full softmax is too slow): the softmax covers only the
+ *    `maxItems` most frequent training items (ties: lower id first), so those are the only items it can recommend;
+ *    training examples whose target is outside them are dropped, and out-of-vocabulary context items share one
+ *    learned "unknown" input row. With no cap (0, the default) or a cap >= the catalogue, nothing changes.
  * Callers must `import '@rec/core'` (done here) so tfjs gradients are registered, and pick a backend first.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -46,6 +50,8 @@ export interface Gru4RecConfig {
    * training learns the sequential part on top (helps a lot with few examples over a large catalogue).
    */
   popularityBias: boolean;
+  /** Output vocabulary cap: the softmax covers the `maxItems` most frequent training items (0 = every item). */
+  maxItems: number;
 }
 
 export const GRU4REC_DEFAULTS: Gru4RecConfig = {
@@ -58,12 +64,17 @@ export const GRU4REC_DEFAULTS: Gru4RecConfig = {
   maxExamples: 20_000,
   seed: 0,
   popularityBias: true,
+  maxItems: 0,
 };
 
 export interface Gru4RecScorer extends Scorer {
   /** Mean training loss per epoch. */
   readonly losses: number[];
   readonly config: Gru4RecConfig;
+  /** Items the softmax covers (the catalogue, or the `maxItems` most frequent training items). */
+  readonly vocabSize: number;
+  /** Training examples dropped because their target is outside the vocabulary (0 without a cap). */
+  readonly droppedExamples: number;
   /** Free the model's variables. */
   dispose(): void;
 }
@@ -138,22 +149,44 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
     check(Number.isInteger(cfg[key]) && cfg[key] > 0, `trainGru4Rec(config.${key})`, 'a positive integer', cfg[key]);
   }
   check(cfg.learningRate > 0, 'trainGru4Rec(config.learningRate)', 'a positive learning rate', cfg.learningRate);
-  const N = split.numItems;
+  check(Number.isInteger(cfg.maxItems) && cfg.maxItems >= 0, 'trainGru4Rec(config.maxItems)', 'a non-negative integer (0 = no cap)', cfg.maxItems);
+  const numItems = split.numItems;
   const { embeddingDim: d, hiddenDim: H, maxLen: L } = cfg;
   const rng = new Rng(cfg.seed);
-  // 1. examples from each user's training sequence
   const sub = subLog(split.log, split.trainRows);
+  // 6. output vocabulary: identity, or the maxItems most frequent training items (toVocab: item -> index or -1)
+  let toItem: Int32Array | null = null;
+  let toVocab: Int32Array | null = null;
+  if (cfg.maxItems > 0 && cfg.maxItems < numItems) {
+    const counts = new Float64Array(numItems);
+    for (let i = 0; i < sub.numRows; i++) counts[sub.item[i]]++;
+    const order = Int32Array.from({ length: numItems }, (_, i) => i).sort((x, y) => counts[y] - counts[x] || x - y);
+    toItem = order.slice(0, cfg.maxItems);
+    toVocab = new Int32Array(numItems).fill(-1);
+    for (let v = 0; v < toItem.length; v++) toVocab[toItem[v]] = v;
+  }
+  // N = softmax size; input rows = N, plus one shared "unknown" row (index N) when capped.
+  const N = toItem ? toItem.length : numItems;
+  const inRows = toItem ? N + 1 : N;
+  const inputIndex = (item: number): number => (toVocab ? (toVocab[item] >= 0 ? toVocab[item] : N) : item);
+  // 1. examples from each user's training sequence
   const seqs = userSequences(sub);
   const ctxItems: number[] = [];
   const ctxOffsets: number[] = [0];
   const targets: number[] = [];
+  let droppedExamples = 0;
   for (let u = 0; u < seqs.numUsers; u++) {
     const a = seqs.offsets[u];
     const b = seqs.offsets[u + 1];
     for (let p = a + 1; p < b; p++) {
-      for (let j = Math.max(a, p - L); j < p; j++) ctxItems.push(sub.item[seqs.rows[j]]);
+      const target = sub.item[seqs.rows[p]];
+      if (toVocab && toVocab[target] < 0) {
+        droppedExamples++;
+        continue;
+      }
+      for (let j = Math.max(a, p - L); j < p; j++) ctxItems.push(inputIndex(sub.item[seqs.rows[j]]));
       ctxOffsets.push(ctxItems.length);
-      targets.push(sub.item[seqs.rows[p]]);
+      targets.push(toVocab ? toVocab[target] : target);
     }
   }
   const allCtx: ItemsCsr = { offsets: Int32Array.from(ctxOffsets), items: Int32Array.from(ctxItems) };
@@ -162,12 +195,12 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
   check(exampleIds.length > 0, 'trainGru4Rec(split)', 'training sequences with at least 2 events', 0);
 
   const w: Weights = {
-    E: glorot(rng, N, d, [N, d]),
+    E: glorot(rng, inRows, d, [inRows, d]),
     W: glorot(rng, d, 3 * H, [d, 3 * H]),
     U: glorot(rng, H, 3 * H, [H, 3 * H]),
     b: tf.tidy(() => tf.variable(tf.zeros([3 * H]))),
     Wo: glorot(rng, H, N, [H, N]),
-    bo: tf.tidy(() => tf.variable(tf.tensor1d(outputBias(sub.item, N, cfg.popularityBias)))),
+    bo: tf.tidy(() => tf.variable(tf.tensor1d(outputBias(toVocab ? sub.item.map((it) => toVocab[it]).filter((v) => v >= 0) : sub.item, N, cfg.popularityBias)))),
   };
   const vars = [w.E, w.W, w.U, w.b, w.Wo, w.bo];
   const opt = tf.train.adam(cfg.learningRate);
@@ -189,7 +222,7 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
         return opt.minimize(
           () => {
             // 2. one-hot @ E: gradient is a matMul (no gather gradient)
-            const oh = tf.reshape(tf.oneHot(tf.reshape(itemsT, [nb * L]), N), [nb * L, N]);
+            const oh = tf.reshape(tf.oneHot(tf.reshape(itemsT, [nb * L]), inRows), [nb * L, inRows]);
             const x = tf.reshape(tf.matMul(oh, w.E), [nb, L, d]) as tf.Tensor3D;
             const h = gruForward(w, x, maskT, H);
             const logits = tf.add(tf.matMul(h, w.Wo), w.bo);
@@ -214,10 +247,14 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
     name: 'gru4rec',
     losses,
     config: cfg,
+    vocabSize: N,
+    droppedExamples,
     scoreUsers(units, k, exclude) {
       check(!disposed, 'gru4rec.scoreUsers', 'a model that was not disposed', 'disposed');
       const out = new Int32Array(units.length * k);
       const top = new TopK(N, k);
+      // Capped: exclusions in vocabulary indices (out-of-vocabulary ones cannot be recommended anyway).
+      const ex = exclude && toVocab ? mapExclude(exclude, toVocab) : exclude;
       const chunk = 256;
       for (let a = 0; a < units.length; a += chunk) {
         const sub = units.subarray(a, Math.min(units.length, a + chunk));
@@ -225,7 +262,7 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
         const win = windows(ctx, sub, L);
         const scores = tf.tidy(() => {
           // inference: gather is fine (no gradient); -1 pads are clamped to 0 and masked out by the GRU mask
-          const idx = tf.tensor1d(Int32Array.from(win.items, (v) => (v < 0 ? 0 : v)), 'int32');
+          const idx = tf.tensor1d(Int32Array.from(win.items, (v) => (v < 0 ? 0 : inputIndex(v))), 'int32');
           const x = tf.reshape(tf.gather(w.E, idx), [nb, L, d]) as tf.Tensor3D;
           const h = gruForward(w, x, tf.tensor2d(win.mask, [nb, L]), H);
           return tf.add(tf.matMul(h, w.Wo), w.bo);
@@ -234,9 +271,10 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
         scores.dispose();
         for (let i = 0; i < nb; i++) {
           const g = a + i;
-          top.select(s, out, g * k, i * N, exclude?.items, exclude ? exclude.offsets[g] : 0, exclude ? exclude.offsets[g + 1] : 0);
+          top.select(s, out, g * k, i * N, ex?.items, ex ? ex.offsets[g] : 0, ex ? ex.offsets[g + 1] : 0);
         }
       }
+      if (toItem) for (let j = 0; j < out.length; j++) if (out[j] >= 0) out[j] = toItem[out[j]];
       return out;
     },
     dispose() {
@@ -245,4 +283,19 @@ export function trainGru4Rec(split: OfflineSplit, config: Partial<Gru4RecConfig>
       for (const v of vars) v.dispose();
     },
   };
+}
+
+/** Exclusion lists (item ids) rewritten to vocabulary indices, out-of-vocabulary entries dropped. */
+function mapExclude(ex: ItemsCsr, toVocab: Int32Array): ItemsCsr {
+  const offsets = new Int32Array(ex.offsets.length);
+  const items: number[] = [];
+  for (let u = 0; u + 1 < ex.offsets.length; u++) {
+    for (let j = ex.offsets[u]; j < ex.offsets[u + 1]; j++) {
+      const it = ex.items[j];
+      const v = it >= 0 && it < toVocab.length ? toVocab[it] : -1;
+      if (v >= 0) items.push(v);
+    }
+    offsets[u + 1] = items.length;
+  }
+  return { offsets, items: Int32Array.from(items) };
 }
