@@ -1,7 +1,8 @@
 /**
  * alibaba-train: one command from a UserBehavior log to a trained, evaluated, servable LSTM-DQN.
  *   node dist/main.js [--data FILE] [--sessions N] [--episodes N] [--model paper|paper+items|variant]
- *                     [--backend LIST] [--seed N] [--out DIR] [--resume] [--synthetic-rows N] [--quick]
+ *                     [--backend LIST] [--seed N] [--out DIR] [--resume] [--synthetic-rows N]
+ *                     [--synthetic-sessions N] [--max-items N] [--quick]
  */
 import { parseArgs } from 'node:util';
 import { RecError } from '@rec/core';
@@ -14,6 +15,10 @@ Options
                         otherwise a synthetic log is generated)
   --preset NAME         reader preset for --data: userBehavior (default), movielensRatings, diginetica
   --synthetic-rows N    rows of the generated log when no data is found (default 200000)
+  --synthetic-sessions N  generate and use a synthetic log of at least N 30-minute sessions (even when the
+                        real sample is present; e.g. 100000 for the paper's protocol at the paper's size)
+  --max-items N         item vocabulary cap of the LSTM-DQN's Q-head: the N most frequent training items
+                        (default 10000; other items are out of vocabulary and never recommended by it)
   --sessions N          training sessions sampled (the paper's 100000; default 100000 or all there are)
   --episodes N          training episodes (default 1000; --quick: 200)
   --model NAME          paper+items (default: the paper network, history item ids added to the state),
@@ -35,6 +40,8 @@ async function main(): Promise<void> {
       data: { type: 'string' },
       preset: { type: 'string' },
       'synthetic-rows': { type: 'string' },
+      'synthetic-sessions': { type: 'string' },
+      'max-items': { type: 'string' },
       sessions: { type: 'string' },
       episodes: { type: 'string' },
       model: { type: 'string' },
@@ -65,6 +72,8 @@ async function main(): Promise<void> {
     data: values.data,
     preset: values.preset as TrainOptions['preset'],
     syntheticRows: int('synthetic-rows', values['synthetic-rows']),
+    syntheticSessions: int('synthetic-sessions', values['synthetic-sessions']),
+    maxItems: int('max-items', values['max-items']),
     sessions: int('sessions', values.sessions),
     episodes: int('episodes', values.episodes) ?? (values.quick ? 200 : undefined),
     model,

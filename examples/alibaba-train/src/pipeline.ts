@@ -50,7 +50,7 @@ import {
   type Scorer,
   type ItemsCsr,
 } from '@rec/eval';
-import { LstmDqn, saveModel, type LstmDqnOptions } from '@rec/models-lstm-dqn';
+import { LstmDqn, ItemVocab, saveModel, type LstmDqnOptions } from '@rec/models-lstm-dqn';
 
 export interface TrainOptions {
   /** UserBehavior CSV (plain or gzip). Default: ../shared/data/userbehavior-head when present, else synthetic. */
@@ -59,6 +59,13 @@ export interface TrainOptions {
   preset?: 'userBehavior' | 'movielensRatings' | 'diginetica';
   /** Rows of the synthetic log generated when no data is found. */
   syntheticRows?: number;
+  /**
+   * Generate a synthetic log with at least this many 30-minute sessions and use it (even when real data is found;
+   * `data` wins). Rows are sized from the generator's session length and checked after ingest.
+   */
+  syntheticSessions?: number;
+  /** Item vocabulary cap of the LSTM-DQN's Q-head (most frequent training items first; default 10,000). */
+  maxItems?: number;
   /** Sessions sampled for training (the paper used 100,000). */
   sessions?: number;
   /** Training episodes (user-episodes, see @rec/models-lstm-dqn). */
@@ -88,7 +95,48 @@ export interface TrainSummary {
   items: number;
   trainSeconds: number;
   results: { protocol: string; policy: string; metrics: Record<string, number> }[];
+  /** The LSTM-DQN's item vocabulary: size, whether it was capped, share of held-out items inside it per protocol. */
+  vocab: VocabInfo;
   out: string;
+}
+
+export interface VocabInfo {
+  size: number;
+  capped: boolean;
+  /** Per protocol: share of (unit, held-out item) pairs whose item is in the vocabulary (the recall a capped model can reach). */
+  truthInVocab: Record<string, number>;
+}
+
+/** Default cap of the Q-head's item vocabulary (the size the training-step benchmark uses). */
+export const DEFAULT_MAX_ITEMS = 10_000;
+
+/** Events per 30-minute session of the synthetic generator's defaults (measured: 599,692 rows -> 104,287 sessions). */
+const SYNTHETIC_ROWS_PER_SESSION = 5.9;
+
+export interface SyntheticBySessions {
+  path: string;
+  rows: number;
+  log: IndexedLog;
+  report: IngestReport;
+  sessions: number;
+}
+
+/**
+ * Writes a synthetic UserBehavior CSV (streamed to `path`, never held as text) with at least `sessions` 30-minute
+ * sessions after cleaning and ingests it (streamed). The row count starts from the generator's mean session length
+ * and grows until the ingested log has enough sessions (at most 4 tries).
+ */
+export async function syntheticLogWithSessions(path: string, sessions: number, seed: number, say: (s: string) => void = () => {}): Promise<SyntheticBySessions> {
+  let rows = Math.ceil(sessions * SYNTHETIC_ROWS_PER_SESSION);
+  for (let attempt = 0; attempt < 4; attempt++) {
+    await writeSyntheticUserBehavior(path, { rows, seed });
+    const { log, report } = (await ingest(path, { preset: 'userBehavior', cache: false })) as { log: IndexedLog; report: IngestReport };
+    const got = sessionize(log).numSessions;
+    say(`synthetic log: ${rows} rows generated, ${log.numRows} after cleaning, ${got} sessions (${sessions} wanted)`);
+    if (got >= sessions) return { path, rows, log, report, sessions: got };
+    rows = Math.ceil(rows * (sessions / got) * 1.02);
+  }
+  throw new InvalidArgumentError('synthetic log has too few sessions', { where: 'syntheticLogWithSessions', expected: `>= ${sessions} sessions`, got: rows });
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -156,6 +204,14 @@ export interface EvaluateOptions {
   maxEpisodeSteps?: number;
   /** Extra baselines to evaluate next to the built-in ones (e.g. the supervised GRU4Rec). */
   extraScorers?: (split: OfflineSplit) => Scorer[];
+  /** Evaluate random, most-popular, recent-popular, item-KNN and `extraScorers` (default true; false: the LSTM-DQN only). */
+  baselines?: boolean;
+  /**
+   * Item vocabulary cap of the Q-head: when the log has more items, the agent's actions are the `maxItems` most
+   * frequent items of its training rows (ties: lower id) and every other item is out of vocabulary (it is never
+   * recommended, its id in a state is the unknown row). Default: no cap.
+   */
+  maxItems?: number;
 }
 
 export interface EvaluateResult {
@@ -165,6 +221,15 @@ export interface EvaluateResult {
   agent: LstmDqn;
   learnResult: Awaited<ReturnType<LstmDqn['learn']>>;
   trainSeconds: number;
+  vocab: VocabInfo;
+}
+
+/** Share of (unit, held-out item) pairs of `split` whose item is in `vocab`. */
+function truthInVocab(split: OfflineSplit, vocab: ItemVocab): number {
+  const { items } = split.truth;
+  let inside = 0;
+  for (let j = 0; j < items.length; j++) if (vocab.indexOf(items[j]) >= 0) inside++;
+  return items.length ? inside / items.length : Number.NaN;
 }
 
 /**
@@ -203,8 +268,11 @@ export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Pro
   });
   say(`training on ${trainSessions.numSessions} sessions (${allTrainSessions.numSessions} available, ${wanted} requested)`);
 
+  const capped = o.maxItems !== undefined && log.numItems > o.maxItems;
+  const vocab = capped ? ItemVocab.fromCounts(trainLog.item, o.maxItems!) : ItemVocab.identity(log.numItems);
+  if (capped) say(`item vocabulary capped: the Q-head covers the ${vocab.size} most frequent of ${log.numItems} items (training rows)`);
   const agentOptions: LstmDqnOptions = {
-    numActions: log.numItems,
+    vocab,
     // paper+items: the paper network, with the history's item ids embedded next to the 10 profile features.
     // variant: BiLSTM(256) x 3 + 8-head attention + dueling head, on the same replay state as paper+items (the
     // replay environment produces 10 steps of profile features + item id, not the variant's 20-d event encoding).
@@ -261,16 +329,23 @@ export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Pro
   const results: OfflineEvalResult[] = [];
   for (const split of [sessionSplit, lloSplit]) {
     const scorers: Scorer[] = [
-      randomScorer(log.numItems, seed),
-      mostPopularScorer(split),
-      recentPopularScorer(split),
-      itemKnnScorer(split),
-      ...(o.extraScorers?.(split) ?? []),
+      ...(o.baselines === false
+        ? []
+        : [randomScorer(log.numItems, seed), mostPopularScorer(split), recentPopularScorer(split), itemKnnScorer(split), ...(o.extraScorers?.(split) ?? [])]),
       lstmDqnScorer(agent, split, evalEnv, `LSTM-DQN (${model})`),
     ];
-    for (const sc of scorers) results.push(evaluatePolicy(sc, split, { k, bootstrap: o.bootstrap ?? 500, seed }));
+    for (const sc of scorers) {
+      const t = performance.now();
+      results.push(evaluatePolicy(sc, split, { k, bootstrap: o.bootstrap ?? 500, seed }));
+      say(`evaluated ${sc.name} on ${split.protocol} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    }
   }
-  return { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds };
+  const vocabInfo: VocabInfo = {
+    size: vocab.size,
+    capped,
+    truthInVocab: { [sessionSplit.protocol]: truthInVocab(sessionSplit, vocab), [lloSplit.protocol]: truthInVocab(lloSplit, vocab) },
+  };
+  return { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds, vocab: vocabInfo };
 }
 
 export async function runAlibabaTrain(options: TrainOptions = {}): Promise<TrainSummary> {
@@ -287,9 +362,18 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
   say(describeBackend(backend));
 
   // 2. Data: a given path, the real sample beside the checkout, or a generated synthetic log.
-  let dataPath = options.data ?? defaultDataPath();
+  let dataPath = options.data ?? (options.syntheticSessions ? null : defaultDataPath());
   let datasetName: string;
-  if (dataPath) {
+  let loaded: { log: IndexedLog; report: IngestReport } | null = null;
+  const t0 = performance.now();
+  if (!dataPath && options.syntheticSessions) {
+    const n = options.syntheticSessions;
+    dataPath = join(out, 'data', `synthetic-${n}-sessions-seed${seed}.csv`);
+    mkdirSync(dirname(dataPath), { recursive: true });
+    const syn = await syntheticLogWithSessions(dataPath, n, seed, say);
+    loaded = syn;
+    datasetName = `synthetic (${syn.sessions} sessions, ${syn.rows} rows generated, seed ${seed})`;
+  } else if (dataPath) {
     if (!existsSync(dataPath)) {
       throw new InvalidArgumentError('data file not found', { where: 'alibaba-train --data', expected: 'a UserBehavior CSV (or .gz)', got: dataPath });
     }
@@ -303,15 +387,15 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
     }
     datasetName = `synthetic (${rows} rows, seed ${seed})`;
   }
-  const t0 = performance.now();
-  const { log, report } = (await ingest(dataPath, { preset: options.preset ?? 'userBehavior' })) as { log: IndexedLog; report: IngestReport };
+  const { log, report } = loaded ?? ((await ingest(dataPath, { preset: options.preset ?? 'userBehavior' })) as { log: IndexedLog; report: IngestReport });
   say(describeDataset(log, report));
   say(`ingest ${((performance.now() - t0) / 1000).toFixed(2)} s`);
 
-  const { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds } = await trainAndEvaluate(log, {
+  const { sessionSplit, lloSplit, results, agent, learnResult, trainSeconds, vocab } = await trainAndEvaluate(log, {
     seed,
     k,
     model,
+    maxItems: options.maxItems ?? DEFAULT_MAX_ITEMS,
     episodes: options.episodes ?? 1000,
     sessions: options.sessions,
     bootstrap: options.bootstrap,
@@ -359,6 +443,7 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
     users: log.numUsers,
     items: log.numItems,
     trainSeconds,
+    vocab,
     results: results.map((r) => ({
       protocol: r.protocol,
       policy: r.policy,
@@ -384,6 +469,7 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
     `- rows ${log.numRows}, users ${log.numUsers}, items ${log.numItems}, categories ${log.numCategories}`,
     `- backend: ${describeBackend(backend)}`,
     `- model: LSTM-DQN (${model}), ${learnResult.episodes} episodes, ${learnResult.gradientSteps} gradient steps, ${trainSeconds.toFixed(1)} s`,
+    `- item vocabulary of the Q-head: ${vocab.capped ? `capped to the ${vocab.size} most frequent training items of ${log.numItems} (the model cannot recommend the others); held-out items inside it: ${Object.entries(vocab.truthInVocab).map(([p, v]) => `${p} ${(100 * v).toFixed(1)}%`).join(', ')}` : `all ${vocab.size} items`}`,
     `- seed ${seed}; list length k = ${k}; 95% bootstrap intervals (${options.bootstrap ?? 500} resamples)`,
     '',
     '## Results',

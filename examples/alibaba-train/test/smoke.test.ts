@@ -41,3 +41,36 @@ describe.skipIf(!data)('alibaba-train end to end (tiny budget, real UserBehavior
     expect(new Set(rec.items).size).toBe(10);
   });
 });
+
+describe('alibaba-train --synthetic-sessions (tiny budget)', () => {
+  it('generates a log with at least N sessions, caps the Q-head vocabulary and reports what the cap leaves out', async () => {
+    const { ingest, sessionize } = await import('@rec/data');
+    const out = mkdtempSync(join(tmpdir(), 'alibaba-train-syn-'));
+    const summary = await runAlibabaTrain({ out, syntheticSessions: 3000, maxItems: 300, episodes: 32, bootstrap: 20, backend: 'wasm,cpu', seed: 3, quiet: true });
+    expect(summary.dataset).toMatch(/^synthetic \(\d+ sessions/);
+    // The generated file is left in out/data; its 30-minute sessions are counted again here.
+    const csv = join(out, 'data', 'synthetic-3000-sessions-seed3.csv');
+    const { log } = await ingest(csv, { preset: 'userBehavior', cache: false });
+    expect(sessionize(log).numSessions).toBeGreaterThanOrEqual(3000);
+    expect(summary.rows).toBe(log.numRows);
+    expect(summary.items).toBeGreaterThan(300);
+    expect(summary.vocab.capped).toBe(true);
+    expect(summary.vocab.size).toBe(300);
+    for (const share of Object.values(summary.vocab.truthInVocab)) {
+      expect(share).toBeGreaterThan(0);
+      expect(share).toBeLessThan(1);
+    }
+    const policies = new Set(summary.results.map((r) => r.policy));
+    for (const p of ['random', 'most-popular', 'item-knn', 'LSTM-DQN (paper+items)']) expect(policies.has(p)).toBe(true);
+    const report = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(report).toMatch(/capped to the 300 most frequent training items/);
+    const servable = await loadLstmDqn(join(out, 'model'));
+    expect(servable.vocab.size).toBe(300);
+    const inVocab = new Set(servable.vocab.toItem);
+    const c = servable.config.network;
+    const rec = servable.recommend(new Float32Array(c.seqLen * c.featureDim).fill(-1), 10);
+    expect(rec.items.length).toBe(10);
+    for (const it of rec.items) expect(inVocab.has(it)).toBe(true);
+    servable.dispose();
+  });
+});
