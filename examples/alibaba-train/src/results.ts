@@ -29,15 +29,6 @@ const dataDir = process.env.REC_DATA_DIR ?? join(repoRoot, '..', 'shared', 'data
 
 function datasets(synthetic: { sessions: number; rows?: number }, seed: number, say: (s: string) => void): Dataset[] {
   return [
-    { name: 'userbehavior-head', load: async () => ({ log: (await ingest(join(dataDir, 'userbehavior-head', 'UserBehavior.csv'), { preset: 'userBehavior', cache: false })).log as IndexedLog }) },
-    {
-      name: 'ml-latest-small',
-      load: async () => {
-        const genres = readMovieLensGenres(readFileSync(join(dataDir, 'ml-latest-small', 'movies.csv'), 'utf8'));
-        return { log: (await ingest(join(dataDir, 'ml-latest-small', 'ratings.csv'), { preset: 'movielensRatings', categoryOfItem: genres.categoryOfItem, cache: false })).log as IndexedLog };
-      },
-    },
-    { name: 'diginetica-sample', load: async () => ({ log: (await ingest(join(dataDir, 'diginetica-sample', 'train-item-views.csv'), { preset: 'diginetica', cache: false })).log as IndexedLog }) },
     {
       // The CSV is streamed to a temporary file and ingested from it (neither step holds the text), then removed.
       name: synthetic.rows ? `synthetic-${synthetic.rows}-rows` : `synthetic-${synthetic.sessions}-sessions`,
@@ -64,6 +55,15 @@ function datasets(synthetic: { sessions: number; rows?: number }, seed: number, 
         }
       },
     },
+    { name: 'userbehavior-head', load: async () => ({ log: (await ingest(join(dataDir, 'userbehavior-head', 'UserBehavior.csv'), { preset: 'userBehavior', cache: false })).log as IndexedLog }) },
+    {
+      name: 'ml-latest-small',
+      load: async () => {
+        const genres = readMovieLensGenres(readFileSync(join(dataDir, 'ml-latest-small', 'movies.csv'), 'utf8'));
+        return { log: (await ingest(join(dataDir, 'ml-latest-small', 'ratings.csv'), { preset: 'movielensRatings', categoryOfItem: genres.categoryOfItem, cache: false })).log as IndexedLog };
+      },
+    },
+    { name: 'diginetica-sample', load: async () => ({ log: (await ingest(join(dataDir, 'diginetica-sample', 'train-item-views.csv'), { preset: 'diginetica', cache: false })).log as IndexedLog }) },
   ];
 }
 
