@@ -114,7 +114,7 @@ if (!args.includes('--update-only')) {
   const agent = createTd3({ actorHidden: hidden, criticHidden: hidden, replayCapacity: 10, inferenceBatch: populationBatch, seed: 1 });
   const matchers: [string, () => import('@rec/env').ItemMatcher | undefined][] = [
     ['tfjs matMul + topk (TfjsCosineMatcher)', () => new TfjsCosineMatcher(data.itemEmbeddings, 64)],
-    ['typed-array loops (CosineMatcher, the default)', () => undefined],
+    ['exact wasm SIMD (SimdCosineMatcher, the default)', () => undefined],
   ];
   for (const [label, make] of matchers) {
     const envMatcher = make();
