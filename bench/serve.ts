@@ -130,9 +130,13 @@ interface LoadResult {
   max: number;
 }
 
+// every open-loop run gets its own request sequence: with one shared seed, a later 'uncached' run replayed the
+// (user, exclude) pairs of an earlier run against the same service and was answered from the cache
+let loadSeed = 12345;
 async function openLoop(base: string, mode: 'uncached' | 'cached' | 'fault', rate: number, seconds: number, users: number): Promise<LoadResult> {
+  const seed = (loadSeed += 7919);
   const out = await new Promise<string>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(here, 'serve-load.ts'), JSON.stringify({ base, rate, seconds, mode, users })], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, ['--import', 'tsx', join(here, 'serve-load.ts'), JSON.stringify({ base, rate, seconds, mode, users, seed })], { stdio: ['ignore', 'pipe', 'inherit'] });
     let s = '';
     p.stdout.on('data', (d) => (s += d));
     p.on('exit', () => resolve(s));
@@ -226,7 +230,8 @@ async function main(): Promise<void> {
     const m1 = svc.metrics.toJSON().recommendations;
     const n = m1.inference.count - m0.inference.count;
     rows.push(`| uncached open-loop ${rate}/s, LSTM-DQN (memory cache) | ${f1(r.achievedRate)} | ${f2(r.p50)} | ${f2(r.p95)} | ${f2(r.p99)} | errors ${r.errors + r.unanswered}, fallbacks (deadline 50 ms) ${r.fallbacks} of ${n}, cache hits ${r.cachedResponses}, ${wdesc(workerStats(svc))} (cumulative) |`);
-    if (rate === 1000) console.log(`target p95 < 10 ms at 1,000 req/s uncached: ${r.p95 < 10 ? 'MET' : 'NOT MET'} (p95 ${f2(r.p95)} ms)`);
+    if (r.cachedResponses > 0) console.log(`warning: ${r.cachedResponses} responses of the uncached ${rate}/s run came from the cache; its figures are not uncached`);
+    if (rate === 1000) console.log(`target p95 < 10 ms at 1,000 req/s uncached: ${r.p95 < 10 && r.cachedResponses === 0 ? 'MET' : 'NOT MET'} (p95 ${f2(r.p95)} ms)`);
   }
 
   let bare: WrkResult | null = null;
