@@ -52,3 +52,4 @@ export { packArrays, unpackArrays, saveCheckpoint, loadCheckpoint, latestCheckpo
 export type { CheckpointManifest, PackableArray } from './checkpoint.js';
 export { Adam, clipByGlobalNorm, softUpdate } from './optim.js';
 export type { AdamOptions, AdamForm, AdamStateKey, ClipOptions } from './optim.js';
+export { FuncBuilder, ModuleBuilder, I32, F32, V128, uleb, sleb } from './wasm-asm.js';

@@ -1,11 +1,13 @@
 /**
- * A tiny WebAssembly binary encoder: just the opcodes the SIMD matcher kernel (match-wasm.ts) needs, so the package
- * builds its kernel at run time from TypeScript and ships no .wasm file and needs no toolchain. Opcode numbers are
- * from the WebAssembly core spec (MVP, SIMD simd128, threads for the shared memory import).
+ * A tiny WebAssembly binary encoder: just the opcodes our SIMD kernels need (@rec/env's cosine matcher,
+ * @rec/models-lstm-dqn's inference engine), so packages build their kernels at run time from TypeScript and ship
+ * no .wasm file and need no toolchain. Opcode numbers are from the WebAssembly core spec (MVP, SIMD simd128,
+ * threads for the shared memory import).
  */
 
 /** Value types. */
 export const I32 = 0x7f;
+export const F32 = 0x7d;
 export const V128 = 0x7b;
 
 /** Unsigned LEB128. */
@@ -44,6 +46,11 @@ const SIMD_OPS = {
   'i32x4.ge_s': 0x3f,
   'i32x4.add': 0xae,
   'i32x4.dot_i16x8_s': 0xba,
+  'f32x4.splat': 0x13,
+  'f32x4.add': 0xe4,
+  'f32x4.sub': 0xe5,
+  'f32x4.mul': 0xe6,
+  'f32x4.max': 0xe9,
 } as const;
 type SimdOp = keyof typeof SIMD_OPS;
 
@@ -69,6 +76,7 @@ const OPS = {
   'i32.and': 0x71,
   'i32.or': 0x72,
   'i32.shl': 0x74,
+  'i32.shr_u': 0x76,
 } as const;
 type Op = keyof typeof OPS;
 

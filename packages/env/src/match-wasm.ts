@@ -2,7 +2,7 @@
  * `SimdCosineMatcher`: the exact cosine top-k of `CosineMatcher` (same items, same order, same tie rule, same
  * scores), computed as a WebAssembly SIMD int16 prefilter plus an exact re-rank of the few candidates it keeps.
  *
- * 1. Prefilter (wasm simd128, kernel assembled at run time by wasm-asm.ts). Unit vectors are quantised to int16,
+ * 1. Prefilter (wasm simd128, kernel assembled at run time by @rec/core's wasm-asm.ts). Unit vectors are quantised to int16,
  *    `Q = round(S q)`, `X = round(S x)`, S = 32767; `i32x4.dot_i16x8_s` does 8 multiply-adds per instruction, exact in
  *    int32. For each query the kernel keeps the k-th best integer score so far, `thr`, and records every item whose
  *    integer score is >= `thr - M` (M below) as a candidate, in item order.
@@ -35,9 +35,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { InvalidArgumentError, NotAvailableError, TimeoutError, check } from '@rec/core';
+import { FuncBuilder, I32, InvalidArgumentError, ModuleBuilder, NotAvailableError, TimeoutError, V128, check } from '@rec/core';
 import { CosineMatcher, checkEmbeddings, checkQuery, normaliseRows, type ItemMatcher } from './match.js';
-import { FuncBuilder, I32, ModuleBuilder, V128 } from './wasm-asm.js';
 
 export interface SimdCosineMatcherOptions {
   /** Threads that share the work (the caller + `threads - 1` workers). Default min(2, available cores). */
