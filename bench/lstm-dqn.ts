@@ -23,7 +23,7 @@ if (!process.env.TSX_TSCONFIG_PATH) {
 }
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, Rng } = await import('@rec/core');
-const { CatalogueScorer, LstmDqn, countParameters, networkParamShapes } = await import('@rec/models-lstm-dqn');
+const { CatalogueScorer, LstmDqn, countParameters, networkParamShapes, readVariables, writeVariables } = await import('@rec/models-lstm-dqn');
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -105,6 +105,20 @@ async function main() {
   ours.forward_top20_1user_ms = timeMs(() => agent.recommend(one, 20, { historyLength: 10 }), reps * 5);
   const hist = new Int32Array(users).fill(10);
   ours.forward_top20_256users_ms = timeMs(() => agent.recommendBatch(many, 20, { historyLengths: hist }), reps);
+  const engine = agent.inferenceEngine;
+  {
+    // Side by side: the same weights scored by the tfjs graph instead of the SIMD engine.
+    const viaTfjs = new LstmDqn({ numActions: items, network: 'paper', seed: 0, inference: 'tfjs' });
+    writeVariables(viaTfjs.online, readVariables(agent.online));
+    ours.tfjs_1user_ms = timeMs(() => viaTfjs.recommend(one, 20, { historyLength: 10 }), reps * 5);
+    ours.tfjs_256users_ms = timeMs(() => viaTfjs.recommendBatch(many, 20, { historyLengths: hist }), reps);
+    const a = agent.recommendBatch(many, 20, { historyLengths: hist }).items;
+    const b = viaTfjs.recommendBatch(many, 20, { historyLengths: hist }).items;
+    let same = 0;
+    for (let i = 0; i < a.length; i++) same += a[i] === b[i] ? 1 : 0;
+    ours.same_items_frac = same / a.length;
+    viaTfjs.dispose();
+  }
   agent.dispose();
 
   const t0 = performance.now();
@@ -125,7 +139,10 @@ async function main() {
     [`top-20 over ${catalogue.toLocaleString()} items (embedding head), 1 user`, 'catalogue_top20_1user_ms', 50],
   ];
   console.log(`(lever) train step with one all-steps input projection + split instead of per-step projections: ${ours.train_step_allsteps_ms.toFixed(2)} ms`);
-  console.log(`\n| work | tfjs ${info.name} ms | PyTorch CPU ms | ratio (tfjs / torch) | target |`);
+  console.log(
+    `inference engine: ${engine} | 1 user ${ours.forward_top20_1user_ms.toFixed(2)} ms vs tfjs graph ${ours.tfjs_1user_ms.toFixed(2)} ms (${(ours.tfjs_1user_ms / ours.forward_top20_1user_ms).toFixed(1)}x) | ${users} users ${ours.forward_top20_256users_ms.toFixed(1)} ms vs ${ours.tfjs_256users_ms.toFixed(1)} ms (${(ours.tfjs_256users_ms / ours.forward_top20_256users_ms).toFixed(1)}x) | same top-20 items ${(100 * ours.same_items_frac).toFixed(1)}%`,
+  );
+  console.log(`\n| work | ours ms (tfjs ${info.name}; inference: ${engine}) | PyTorch CPU ms | ratio (ours / torch) | target |`);
   console.log('|---|---|---|---|---|');
   for (const [label, key, target] of rows) {
     const t = typeof torch === 'string' ? undefined : torch[key];

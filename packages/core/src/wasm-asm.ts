@@ -51,6 +51,7 @@ const SIMD_OPS = {
   'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6,
   'f32x4.max': 0xe9,
+  'f32x4.pmax': 0xeb,
 } as const;
 type SimdOp = keyof typeof SIMD_OPS;
 

@@ -19,6 +19,8 @@ export type { ParamShapes, ParamTensors, ParamVariables } from './params.js';
 // Re-exported for code that imported them from here; they live in @rec/core (syncVariables is core's softUpdate).
 export { Adam, clipByGlobalNorm, softUpdate as syncVariables } from '@rec/core';
 export type { AdamOptions } from '@rec/core';
+export { SimdForward, simdForwardAvailable } from './simd-forward.js';
+export type { SimdForwardOptions } from './simd-forward.js';
 export { StreamingTopK } from './topk.js';
 export { ItemVocab, itemIdsToVocab } from './vocab.js';
 export { CatalogueScorer } from './catalogue.js';

@@ -78,7 +78,12 @@ describe('item-id input with a vocabulary (LstmDqn)', () => {
     const got = agent.qValues(raw([7, 40, 99]));
     // Reference: the network fed vocabulary indices directly (99 is not in the vocabulary: -1).
     const want = tf.tidy(() => qValues(agent.online as never, agent.config.network, tf.tensor3d(raw([1, 0, -1]), [1, 3, 3]), { training: false }).dataSync());
-    expect(Array.from(got)).toEqual(Array.from(want));
+    // Same mapping on both inference paths: exact on tfjs, float-rounding close on the SIMD engine.
+    const viaTfjs = new LstmDqn({ vocab, network, seed: 3, inference: 'tfjs' });
+    expect(Array.from(viaTfjs.qValues(raw([7, 40, 99])))).toEqual(Array.from(want));
+    viaTfjs.dispose();
+    expect(agent.inferenceEngine).toBe('wasm-simd');
+    got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 6));
     // Raw id 1 is item 1, which is not in the vocabulary: the same as any other unknown id, not vocabulary index 1.
     expect(Array.from(agent.qValues(raw([-1, 1, 13])))).toEqual(Array.from(agent.qValues(raw([-1, 99, 13]))));
     expect(Array.from(agent.qValues(raw([-1, 7, 13])))).not.toEqual(Array.from(agent.qValues(raw([-1, 99, 13]))));

@@ -13,6 +13,7 @@ import {
   linearSchedule,
   loadCheckpoint,
   ModelFormatError,
+  NotAvailableError,
   onInterrupt,
   packArrays,
   ReplayBuffer,
@@ -32,6 +33,7 @@ import {
 import type { Policy, RecEnv } from '@rec/env';
 import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
 import { createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
+import { SimdForward, simdForwardAvailable } from './simd-forward.js';
 import { StreamingTopK } from './topk.js';
 import { ItemVocab, itemIdsToVocab } from './vocab.js';
 
@@ -105,6 +107,14 @@ export interface LstmDqnConfig {
    * `onehot(purchase) + gamma * Q_target(s', a*)` instead of the taken action only. Off by default (the paper's DQN).
    */
   fullInformation: boolean;
+  /**
+   * Which forward pass scores users for `qValues`, `recommend`, `recommendBatch` and greedy `act` (training always
+   * runs on tfjs). `'wasm-simd'`: the SimdForward engine (simd-forward.ts) on a copy of the weights, refreshed
+   * whenever they change; `'tfjs'`: the tfjs graph on the active backend; `'auto'` (default): the engine when the
+   * network is one it runs (no self-attention), the tfjs backend is `cpu` or `wasm` (a GPU backend keeps its own
+   * forward) and the weights fit its memory, else tfjs.
+   */
+  inference: 'auto' | 'tfjs' | 'wasm-simd';
 }
 
 export type LstmDqnOptions = Partial<Omit<LstmDqnConfig, 'network'>> & {
@@ -143,6 +153,7 @@ export const DEFAULT_CONFIG: Omit<LstmDqnConfig, 'network'> = {
   learnFromLoggedTargets: false,
   slateCredit: 'first',
   fullInformation: false,
+  inference: 'auto',
 };
 
 export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig; vocab: ItemVocab } {
@@ -154,6 +165,7 @@ export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig;
   validateNetwork(network, 'LstmDqn.network');
   const { vocab, numActions: _n, network: _net, ...rest } = options;
   const config: LstmDqnConfig = { ...DEFAULT_CONFIG, ...rest, network };
+  check(['auto', 'tfjs', 'wasm-simd'].includes(config.inference), 'LstmDqn.inference', "'auto', 'tfjs' or 'wasm-simd'", config.inference);
   check(config.gamma >= 0 && config.gamma <= 1, 'LstmDqn.gamma', 'a number in [0, 1]', config.gamma);
   check(Number.isInteger(config.nStep) && config.nStep >= 1, 'LstmDqn.nStep', 'an integer >= 1', config.nStep);
   check(config.tau > 0 && config.tau <= 1, 'LstmDqn.tau', 'a number in (0, 1]', config.tau);
@@ -278,6 +290,9 @@ export class LstmDqn {
   bestMetric: number | null = null;
   private readonly varNames: Map<string, string>;
   private readonly stateSize: number;
+  /** The SIMD engine and the variable data ids its weights were copied from (a changed id = stale weights). */
+  private engine: SimdForward | null = null;
+  private engineIds: object[] = [];
 
   constructor(options: LstmDqnOptions) {
     const { config, vocab } = resolveConfig(options);
@@ -345,6 +360,51 @@ export class LstmDqn {
   /** Q-values `[n * numActions]` for `n` states (evaluation mode: no dropout). */
   qValues(states: Float32Array): Float32Array {
     const n = this.checkStates(states, 'LstmDqn.qValues(states)');
+    const engine = this.inferenceForward();
+    return engine ? engine.qValues(this.networkStates(states)) : this.tfjsQValues(states, n);
+  }
+
+  /** The forward pass that serves evaluation-mode scoring: `'wasm-simd'` or `'tfjs'` (see `config.inference`). */
+  get inferenceEngine(): 'tfjs' | 'wasm-simd' {
+    return this.useEngine() ? 'wasm-simd' : 'tfjs';
+  }
+
+  private engineChoice: boolean | null = null;
+
+  private useEngine(): boolean {
+    const mode = this.config.inference;
+    if (mode === 'tfjs') return false;
+    const net = this.config.network;
+    const why = SimdForward.unsupported(net);
+    if (mode === 'wasm-simd') {
+      if (why) throw new NotAvailableError('the wasm-simd inference engine does not run this network', { where: 'LstmDqn.inference', expected: 'a network without the parts SimdForward lacks', got: why, hint: "Use inference: 'auto' or 'tfjs'." });
+      if (!simdForwardAvailable()) throw new NotAvailableError('WebAssembly SIMD is not available in this runtime', { where: 'LstmDqn.inference', expected: 'a runtime with wasm SIMD (Node >= 16.4)', got: 'no SIMD', hint: "Use inference: 'auto' or 'tfjs'." });
+      return true;
+    }
+    // auto: decided once per backend (the backend can change after construction, e.g. setBackend('webgpu')).
+    const backend = tf.getBackend();
+    if (backend !== 'cpu' && backend !== 'wasm') return false;
+    if (this.engineChoice === null) {
+      let params = 0;
+      for (const shape of Object.values(networkParamShapes(net))) params += shape.reduce((a, b) => a * b, 1);
+      this.engineChoice = why === null && simdForwardAvailable() && params * 4 < 512 * 2 ** 20;
+    }
+    return this.engineChoice;
+  }
+
+  /** The engine with current weights, or null when scoring runs on tfjs. */
+  private inferenceForward(): SimdForward | null {
+    if (!this.useEngine()) return null;
+    const names = Object.keys(this.online).sort();
+    const ids = names.map((name) => (this.online[name] as unknown as { dataId: object }).dataId);
+    if (!this.engine || ids.length !== this.engineIds.length || ids.some((id, i) => id !== this.engineIds[i])) {
+      this.engine = new SimdForward(this.config.network, readVariables(this.online));
+      this.engineIds = ids;
+    }
+    return this.engine;
+  }
+
+  private tfjsQValues(states: Float32Array, n: number): Float32Array {
     const { seqLen, featureDim } = this.config.network;
     // Read the values outside tf.tidy: tidy walks whatever its callback returns looking for tensors, element by
     // element for a typed array (measured: 70% of a 64-user forward went there, 0.5-3 s for 64-256 users x 10k).
@@ -443,7 +503,9 @@ export class LstmDqn {
     const out = new Int32Array(n * slate);
     const explore = new Uint8Array(n);
     for (let i = 0; i < n; i++) explore[i] = this.rngs.explore.next() < epsilon ? 1 : 0;
-    const q = explore.every((e) => e === 1) ? null : this.qValues(states);
+    // Greedy acting (evaluation) scores like recommendBatch; exploring acting (training) stays on tfjs, where a
+    // weight change every step would make the engine copy the weights each call.
+    const q = explore.every((e) => e === 1) ? null : epsilon === 0 ? this.qValues(states) : this.tfjsQValues(states, n);
     for (let i = 0; i < n; i++) {
       const ex = excluded?.(i) ?? null;
       if (explore[i]) {
@@ -929,6 +991,7 @@ export class LstmDqn {
 
   /** Free every tensor this agent holds. */
   dispose(): void {
+    this.engine = null;
     disposeVariables(this.online);
     disposeVariables(this.target);
     this.adam.dispose();

@@ -255,6 +255,8 @@ export async function readModelState(dir: string): Promise<SavedModelState | nul
 export interface LoadModelOptions {
   /** Fields the caller requires (e.g. `{ seqLen: 10, featureDim: 10 }`); a difference is a ModelFormatError. */
   expect?: Partial<NetworkConfig>;
+  /** Override the saved `inference` setting (which forward scores users: 'auto', 'tfjs' or 'wasm-simd'). */
+  inference?: LstmDqnConfig['inference'];
 }
 
 /** Load a model saved by `saveModel` into a new agent (ready to recommend or to train further). */
@@ -311,7 +313,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   }
   if (off !== weights.length) throw new ModelFormatError('weights.bin size does not match the manifest', { where: join(dir, 'weights.bin'), expected: `${off} floats`, got: weights.length });
   const { network: _n, ...rest } = cfg;
-  const agent = new LstmDqn({ ...rest, bufferSize: 1, learningStarts: 1, network, vocab });
+  const agent = new LstmDqn({ ...rest, ...(options.inference ? { inference: options.inference } : {}), bufferSize: 1, learningStarts: 1, network, vocab });
   for (const name of Object.keys(shapes)) {
     if (!values[name]) throw new ModelFormatError('saved model lacks a weight', { where: join(dir, 'model.json'), expected: name, got: Object.keys(values) });
   }

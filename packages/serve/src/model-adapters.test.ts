@@ -14,8 +14,8 @@ const TOKEN = 'adapter-test-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const NUM_ITEMS = 40;
 
-async function saveTinyModel(dir: string, seed: number): Promise<void> {
-  const agent = new LstmDqn({ numActions: NUM_ITEMS, seed, coldStartThreshold: 2, network: { seqLen: 5, featureDim: 10, hidden: 8, mlp: [8] } });
+async function saveTinyModel(dir: string, seed: number, inference: 'auto' | 'tfjs' = 'auto'): Promise<void> {
+  const agent = new LstmDqn({ numActions: NUM_ITEMS, seed, coldStartThreshold: 2, inference, network: { seqLen: 5, featureDim: 10, hidden: 8, mlp: [8] } });
   // item i counted (i % 7) + 1 times
   const pops: number[] = [];
   for (let i = 0; i < NUM_ITEMS; i++) for (let c = 0; c <= i % 7; c++) pops.push(i);
@@ -134,8 +134,10 @@ describe('LSTM-DQN in a worker thread', () => {
     expect(got.items).toEqual(want.items);
     await worker.close();
 
-    // a 1 ms deadline: the worker cannot answer in time, the HTTP thread answers from popularity meanwhile
-    const strict = await mk('worker', 1);
+    // a 1 ms deadline: the worker cannot answer in time, the HTTP thread answers from popularity meanwhile. The
+    // model here scores on the tfjs cpu graph (the SIMD engine answers this tiny network in well under 1 ms).
+    await saveTinyModel(join(root, 'slow'), 1, 'tfjs');
+    const strict = await createServer({ port: 0, logPath: events, models: { default: join(root, 'slow') }, timeoutMs: 1, modelThread: 'worker', backend: ['cpu'] });
     const sb = await strict.listen();
     const r = await getJson(sb, '/recommendations/w?k=5&exclude=3');
     expect(r.body.fallback).toBe('timeout');

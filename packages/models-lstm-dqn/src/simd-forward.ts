@@ -1,0 +1,473 @@
+/**
+ * A CPU inference engine for the Q-network: the same forward pass as network.ts (evaluation mode), as wasm SIMD
+ * matrix kernels plus the cell arithmetic in plain JavaScript, on weights copied out of the tfjs variables once.
+ *
+ * Why: serving scores one to a few users at a time, and there tfjs' per-op cost (tens of microseconds for each of
+ * the ~150 small ops of the paper network: dispatch, tensor bookkeeping, wasm calls) is most of the time. Here a
+ * forward is a few dozen direct calls into one kernel with nothing allocated.
+ *
+ * The kernel, built at run time with @rec/core's ModuleBuilder, is `C = init + A B` for 1 to 4 rows of A at a time,
+ * over B pre-packed in panels of 8 columns (panel p holds the K x 8 block of columns 8p .. 8p+7, rows contiguous,
+ * zero-padded), so each step of the K loop is two 16-byte loads of B, one broadcast of A per row and two
+ * multiply-adds per row into 2 x R vector accumulators. `init` is zero, C itself (to add h U to the projected
+ * input in place) or a bias row, with an optional ReLU on the way out. Every activation row is padded to a
+ * multiple of 8 floats so panels never straddle rows.
+ *
+ * Supported: LSTM and GRU cells, any depth, bidirectional, the item-id input, the ReLU MLP, dense and embedding
+ * heads, dueling. Not supported (`SimdForward.unsupported` says so and callers stay on tfjs): self-attention.
+ */
+import { FuncBuilder, I32, ModuleBuilder, NotAvailableError, V128 } from '@rec/core';
+import type { NetworkConfig } from './network.js';
+import { networkParamShapes } from './network.js';
+
+const PANEL = 8;
+/** Bytes of packed B a column chunk spans in a many-row product (fits a core's L2 with room for A and C). */
+const CHUNK_BYTES = 96 * 1024;
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+
+/** gemm_R(a, lda, b, K, panels, c, ldc, mode, bias): pointers and strides in bytes; mode bits 0-1 init (0 zero, 1 C, 2 bias), bit 2 ReLU. */
+type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
+
+const INIT_C = 1;
+const INIT_BIAS = 2;
+const RELU = 4;
+
+function buildGemm(R: number): FuncBuilder {
+  const [a, lda, b, K, panels, c, ldc, mode, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const p = f.local(I32);
+  const off = f.local(I32); // byte offset of the current panel in C and bias
+  const kk = f.local(I32); // byte offset along a row of A
+  const kEnd = f.local(I32);
+  const bp = f.local(I32);
+  const arow = Array.from({ length: R }, () => f.local(I32));
+  const crow = Array.from({ length: R }, () => f.local(I32));
+  const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
+  const b0 = f.local(V128);
+  const b1 = f.local(V128);
+  const s = f.local(V128);
+  const zero = f.local(V128);
+  f.const(0).simd('i32x4.splat').set(zero);
+  f.get(a).set(arow[0]);
+  f.get(c).set(crow[0]);
+  for (let r = 1; r < R; r++) {
+    f.get(arow[r - 1]).get(lda).op('i32.add').set(arow[r]);
+    f.get(crow[r - 1]).get(ldc).op('i32.add').set(crow[r]);
+  }
+  f.get(K).const(2).op('i32.shl').set(kEnd);
+  f.get(b).set(bp);
+  f.const(0).set(p);
+  f.const(0).set(off);
+  f.block();
+  f.get(panels).op('i32.eqz').brIf(0);
+  f.loop();
+  {
+    // Accumulators start at the bias, at C, or at zero.
+    f.get(mode).const(3).op('i32.and').const(INIT_BIAS).op('i32.eq').if();
+    for (let r = 0; r < R; r++) {
+      f.get(bias).get(off).op('i32.add').simdMem('v128.load', 0).set(acc[r][0]);
+      f.get(bias).get(off).op('i32.add').simdMem('v128.load', 16).set(acc[r][1]);
+    }
+    f.op('else');
+    f.get(mode).const(3).op('i32.and').const(INIT_C).op('i32.eq').if();
+    for (let r = 0; r < R; r++) {
+      f.get(crow[r]).get(off).op('i32.add').simdMem('v128.load', 0).set(acc[r][0]);
+      f.get(crow[r]).get(off).op('i32.add').simdMem('v128.load', 16).set(acc[r][1]);
+    }
+    f.op('else');
+    for (let r = 0; r < R; r++) f.get(zero).set(acc[r][0]).get(zero).set(acc[r][1]);
+    f.end();
+    f.end();
+    // K loop (K > 0 is the caller's promise).
+    f.const(0).set(kk);
+    f.loop();
+    {
+      f.get(bp).simdMem('v128.load', 0).set(b0);
+      f.get(bp).simdMem('v128.load', 16).set(b1);
+      for (let r = 0; r < R; r++) {
+        f.get(acc[r][0]).get(arow[r]).get(kk).op('i32.add').simdMem('v128.load32_splat', 0).tee(s).get(b0).simd('f32x4.mul').simd('f32x4.add').set(acc[r][0]);
+        f.get(acc[r][1]).get(s).get(b1).simd('f32x4.mul').simd('f32x4.add').set(acc[r][1]);
+      }
+      f.get(bp).const(32).op('i32.add').set(bp);
+      f.get(kk).const(4).op('i32.add').tee(kk).get(kEnd).op('i32.lt_u').brIf(0);
+    }
+    f.end();
+    f.get(mode).const(RELU).op('i32.and').if();
+    for (let r = 0; r < R; r++) {
+      f.get(zero).get(acc[r][0]).simd('f32x4.pmax').set(acc[r][0]);
+      f.get(zero).get(acc[r][1]).simd('f32x4.pmax').set(acc[r][1]);
+    }
+    f.end();
+    for (let r = 0; r < R; r++) {
+      f.get(crow[r]).get(off).op('i32.add').get(acc[r][0]).simdMem('v128.store', 0);
+      f.get(crow[r]).get(off).op('i32.add').get(acc[r][1]).simdMem('v128.store', 16);
+    }
+    f.get(off).const(32).op('i32.add').set(off);
+    f.get(p).const(1).op('i32.add').tee(p).get(panels).op('i32.lt_u').brIf(0);
+  }
+  f.end();
+  f.end();
+  return f;
+}
+
+function buildModule(pages: number): Uint8Array<ArrayBuffer> {
+  const mod = new ModuleBuilder({ initial: pages, maximum: pages, shared: false });
+  for (let R = 1; R <= 4; R++) mod.addFunction(buildGemm(R), `gemm${R}`);
+  return mod.encode();
+}
+
+let simdSupport: boolean | undefined;
+/** Whether this runtime validates the kernels (WebAssembly SIMD). */
+export function simdForwardAvailable(): boolean {
+  if (simdSupport === undefined) {
+    try {
+      simdSupport = typeof WebAssembly === 'object' && WebAssembly.validate(buildModule(1));
+    } catch {
+      simdSupport = false;
+    }
+  }
+  return simdSupport;
+}
+
+/** A packed weight matrix in wasm memory. */
+interface Mat {
+  ptr: number;
+  K: number;
+  N: number;
+  panels: number;
+}
+
+export interface SimdForwardOptions {
+  /** Users per internal block (activation memory is sized for this; larger calls run block by block). Default 64. */
+  maxBatch?: number;
+}
+
+/** Float offsets in wasm memory, laid out once. */
+class Arena {
+  floats = 0;
+  take(n: number): number {
+    const at = this.floats;
+    this.floats += roundUp(n, PANEL);
+    return at;
+  }
+}
+
+interface DirWeights {
+  kernel: Mat;
+  bias: number; // byte pointer, padded
+  recurrent: Mat;
+  recurrentBias: number; // GRU only
+}
+
+export class SimdForward {
+  readonly config: NetworkConfig;
+  readonly maxBatch: number;
+  /** Bytes of wasm memory (weights + activations). */
+  readonly memoryBytes: number;
+  private readonly f32: Float32Array;
+  private readonly gemms: Gemm[];
+  private readonly H: number;
+  private readonly dirs: number;
+  private readonly in0: number; // layer-0 input width
+  private readonly ldX0: number;
+  private readonly ldY: number;
+  private readonly ldP: number;
+  private readonly layers: DirWeights[][];
+  private readonly itemTable: Float32Array | null;
+  private readonly mlp: { w: Mat; bias: number }[];
+  private readonly head: { w: Mat; bias: number };
+  private readonly proj: { w: Mat; bias: number } | null;
+  private readonly value: { w: Mat; bias: number } | null;
+  private readonly buf: { x0: number; y: [number, number]; p: number; hp: number; last: number; m: [number, number]; e: number; q: number; v: number };
+  private readonly ldM: number;
+  private readonly ldQ: number;
+  private readonly cell: Float32Array;
+
+  /** Why `config` cannot run here, or null when it can. */
+  static unsupported(config: NetworkConfig): string | null {
+    if (config.attentionHeads > 0) return 'self-attention (attentionHeads > 0) is not in the SIMD engine';
+    if (!simdForwardAvailable()) return 'this runtime has no WebAssembly SIMD';
+    return null;
+  }
+
+  /** `params`: every parameter of `networkParamShapes(config)` by name, row-major. */
+  constructor(config: NetworkConfig, params: Record<string, Float32Array>, options: SimdForwardOptions = {}) {
+    const why = SimdForward.unsupported(config);
+    if (why) throw new NotAvailableError('network not supported by the SIMD inference engine', { where: 'SimdForward', expected: 'no self-attention, WebAssembly SIMD', got: why, hint: 'Use the tfjs forward (network.ts qValues).' });
+    const shapes = networkParamShapes(config);
+    for (const [name, shape] of Object.entries(shapes)) {
+      const size = shape.reduce((x, y) => x * y, 1);
+      if (!params[name] || params[name].length !== size) {
+        throw new NotAvailableError('parameter missing or wrong size', { where: `SimdForward (${name})`, expected: `${size} values of shape [${shape.join(', ')}]`, got: params[name] ? `${params[name].length} values` : 'nothing' });
+      }
+    }
+    this.config = config;
+    const mb = (this.maxBatch = options.maxBatch ?? 64);
+    const T = config.seqLen;
+    const H = (this.H = config.hidden);
+    const G = config.cell === 'lstm' ? 4 : 3;
+    const dirs = (this.dirs = config.bidirectional ? 2 : 1);
+    const itemDim = config.itemInputDim ?? 0;
+    this.in0 = itemDim > 0 ? config.featureDim - 1 + itemDim : config.featureDim;
+    this.ldX0 = roundUp(this.in0, PANEL);
+    const D = H * dirs;
+    this.ldY = roundUp(D, PANEL);
+    this.ldP = roundUp(G * H, PANEL);
+
+    // Layout: weights first, then activations.
+    const arena = new Arena();
+    const mats: [Mat, Float32Array][] = [];
+    const vecs: [number, Float32Array][] = [];
+    const mat = (name: string): Mat => {
+      const [K, N] = shapes[name];
+      const panels = Math.ceil(N / PANEL);
+      const m = { ptr: arena.take(panels * K * PANEL) * 4, K, N, panels };
+      mats.push([m, params[name]]);
+      return m;
+    };
+    const vec = (name: string): number => {
+      const at = arena.take(params[name].length);
+      vecs.push([at, params[name]]);
+      return at * 4;
+    };
+    this.layers = [];
+    for (let l = 0; l < config.layers; l++) {
+      const row: DirWeights[] = [];
+      for (const d of dirs === 2 ? ['fw', 'bw'] : ['fw']) {
+        const p = `rnn.l${l}.${d}`;
+        row.push({
+          kernel: mat(`${p}.kernel`),
+          recurrent: mat(`${p}.recurrent`),
+          bias: vec(config.cell === 'lstm' ? `${p}.lstmBias` : `${p}.bias`),
+          recurrentBias: config.cell === 'gru' ? vec(`${p}.recurrentBias`) : 0,
+        });
+      }
+      this.layers.push(row);
+    }
+    this.itemTable = itemDim > 0 ? params['items.input'] : null;
+    this.mlp = config.mlp.map((_, i) => ({ w: mat(`mlp.${i}`), bias: vec(`mlp.${i}.bias`) }));
+    if (config.head === 'dense') {
+      this.proj = null;
+      this.head = { w: mat('head.q'), bias: vec('head.q.bias') };
+    } else {
+      this.proj = { w: mat('head.proj'), bias: vec('head.proj.bias') };
+      this.head = { w: mat('items.embT'), bias: vec('items.bias') };
+    }
+    this.value = config.dueling ? { w: mat('head.value'), bias: vec('head.value.bias') } : null;
+    const widest = Math.max(D, ...config.mlp);
+    this.ldM = roundUp(widest, PANEL);
+    this.ldQ = roundUp(config.numActions, PANEL);
+    this.buf = {
+      x0: arena.take(T * mb * this.ldX0) * 4,
+      y: [arena.take(T * mb * this.ldY) * 4, arena.take(T * mb * this.ldY) * 4],
+      p: arena.take(T * mb * this.ldP) * 4,
+      hp: arena.take(mb * this.ldP) * 4,
+      last: arena.take(mb * this.ldY) * 4,
+      m: [arena.take(mb * this.ldM) * 4, arena.take(mb * this.ldM) * 4],
+      e: arena.take(mb * roundUp(config.embeddingDim, PANEL)) * 4,
+      q: arena.take(mb * this.ldQ) * 4,
+      v: arena.take(mb * PANEL) * 4,
+    };
+    const bytes = arena.floats * 4;
+    const pages = Math.ceil(bytes / 65536);
+    if (pages > 65536) throw new NotAvailableError('network too large for one wasm memory', { where: 'SimdForward', expected: '<= 4 GiB of weights and activations', got: `${bytes} bytes`, hint: 'Use the tfjs forward, or a smaller maxBatch.' });
+    this.memoryBytes = pages * 65536;
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(buildModule(pages)), { e: { m: memory } }).exports as Record<string, Gemm>;
+    this.gemms = [inst.gemm1, inst.gemm1, inst.gemm2, inst.gemm3, inst.gemm4];
+    this.f32 = new Float32Array(memory.buffer);
+    for (const [m, w] of mats) {
+      // Panel p, row k: columns 8p .. 8p+7 of row k.
+      const base = m.ptr / 4;
+      for (let p = 0; p < m.panels; p++) {
+        const c0 = p * PANEL;
+        const width = Math.min(PANEL, m.N - c0);
+        for (let k = 0; k < m.K; k++) this.f32.set(w.subarray(k * m.N + c0, k * m.N + c0 + width), base + (p * m.K + k) * PANEL);
+      }
+    }
+    for (const [at, v] of vecs) this.f32.set(v, at);
+    this.cell = new Float32Array(mb * H);
+  }
+
+  /** `M` rows of A (byte pointer, byte stride) times `w` into C. */
+  private gemm(a: number, lda: number, M: number, w: Mat, c: number, ldc: number, mode: number, bias = 0): void {
+    const g4 = this.gemms[4];
+    // Columns in chunks of panels whose B block (K x 8 floats each) stays in cache while every row group passes
+    // over it; one chunk when there is a single row group.
+    const panelBytes = w.K * PANEL * 4;
+    const chunk = M <= 4 ? w.panels : Math.max(1, Math.floor(CHUNK_BYTES / panelBytes));
+    for (let p0 = 0; p0 < w.panels; p0 += chunk) {
+      const np = Math.min(chunk, w.panels - p0);
+      const b = w.ptr + p0 * panelBytes;
+      const cc = c + p0 * PANEL * 4;
+      const bb = bias + p0 * PANEL * 4;
+      let r = 0;
+      for (; r + 4 <= M; r += 4) g4(a + r * lda, lda, b, w.K, np, cc + r * ldc, ldc, mode, bb);
+      if (r < M) this.gemms[M - r](a + r * lda, lda, b, w.K, np, cc + r * ldc, ldc, mode, bb);
+    }
+  }
+
+  /**
+   * Q-values `[n * numActions]` for `n` states `[n, seqLen, featureDim]` (flattened; item ids, when the network
+   * reads them, already vocabulary indices), as network.ts `qValues` in evaluation mode.
+   */
+  qValues(states: Float32Array): Float32Array {
+    const c = this.config;
+    const per = c.seqLen * c.featureDim;
+    const n = states.length / per;
+    const out = new Float32Array(n * c.numActions);
+    for (let at = 0; at < n; at += this.maxBatch) {
+      const B = Math.min(this.maxBatch, n - at);
+      this.block(states.subarray(at * per, (at + B) * per), B, out.subarray(at * c.numActions, (at + B) * c.numActions));
+    }
+    return out;
+  }
+
+  private block(states: Float32Array, B: number, out: Float32Array): void {
+    const c = this.config;
+    const f32 = this.f32;
+    const { H, dirs, ldY, ldP } = this;
+    const T = c.seqLen;
+    const F = c.featureDim;
+    // Layer-0 input, time-major: row t*B + b.
+    const x0 = this.buf.x0 / 4;
+    const itemDim = c.itemInputDim ?? 0;
+    for (let t = 0; t < T; t++) {
+      for (let b = 0; b < B; b++) {
+        const src = (b * T + t) * F;
+        const dst = x0 + (t * B + b) * this.ldX0;
+        if (!this.itemTable) {
+          f32.set(states.subarray(src, src + F), dst);
+        } else {
+          f32.set(states.subarray(src, src + F - 1), dst);
+          const id = states[src + F - 1];
+          const row = id >= 0 && id < c.numActions ? Math.floor(id) + 1 : 0;
+          f32.set(this.itemTable.subarray(row * itemDim, (row + 1) * itemDim), dst + F - 1);
+        }
+      }
+    }
+    let inPtr = this.buf.x0;
+    let ldIn = this.ldX0 * 4;
+    let outIdx = 0;
+    for (let l = 0; l < c.layers; l++) {
+      const y = this.buf.y[outIdx];
+      for (let d = 0; d < dirs; d++) {
+        const w = this.layers[l][d];
+        const P = this.buf.p;
+        // Every step's input projection at once: P = X W + bias, [T*B, G*H].
+        this.gemm(inPtr, ldIn, T * B, w.kernel, P, ldP * 4, INIT_BIAS, w.bias);
+        if (c.cell === 'lstm') this.lstmDirection(w, P, y, d, B, T);
+        else this.gruDirection(w, P, y, d, B, T);
+      }
+      inPtr = y;
+      ldIn = ldY * 4;
+      outIdx ^= 1;
+    }
+    // Summary: forward direction's last step joined with the backward direction's first.
+    const yLast = inPtr;
+    let h: number;
+    let ldh: number;
+    if (dirs === 1) {
+      h = yLast + (T - 1) * B * ldY * 4;
+      ldh = ldY * 4;
+    } else {
+      const last = this.buf.last / 4;
+      const y = yLast / 4;
+      for (let b = 0; b < B; b++) {
+        const fw = y + ((T - 1) * B + b) * ldY;
+        const bw = y + b * ldY + H;
+        f32.copyWithin(last + b * ldY, fw, fw + H);
+        f32.copyWithin(last + b * ldY + H, bw, bw + H);
+      }
+      h = this.buf.last;
+      ldh = ldY * 4;
+    }
+    let mi = 0;
+    for (const layer of this.mlp) {
+      const dst = this.buf.m[mi];
+      this.gemm(h, ldh, B, layer.w, dst, this.ldM * 4, INIT_BIAS | RELU, layer.bias);
+      h = dst;
+      ldh = this.ldM * 4;
+      mi ^= 1;
+    }
+    const N = c.numActions;
+    const ldQ = this.ldQ;
+    if (this.proj) {
+      const ldE = roundUp(c.embeddingDim, PANEL) * 4;
+      this.gemm(h, ldh, B, this.proj.w, this.buf.e, ldE, INIT_BIAS, this.proj.bias);
+      this.gemm(this.buf.e, ldE, B, this.head.w, this.buf.q, ldQ * 4, INIT_BIAS, this.head.bias);
+    } else {
+      this.gemm(h, ldh, B, this.head.w, this.buf.q, ldQ * 4, INIT_BIAS, this.head.bias);
+    }
+    const q = this.buf.q / 4;
+    if (this.value) {
+      this.gemm(h, ldh, B, this.value.w, this.buf.v, PANEL * 4, INIT_BIAS, this.value.bias);
+      for (let b = 0; b < B; b++) {
+        const row = q + b * ldQ;
+        let sum = 0;
+        for (let j = 0; j < N; j++) sum += f32[row + j];
+        const shift = f32[this.buf.v / 4 + b * PANEL] - sum / N;
+        for (let j = 0; j < N; j++) out[b * N + j] = f32[row + j] + shift;
+      }
+    } else {
+      for (let b = 0; b < B; b++) out.set(f32.subarray(q + b * ldQ, q + b * ldQ + N), b * N);
+    }
+  }
+
+  /** One direction of an LSTM layer; outputs go to columns d*H .. d*H+H of `y` (byte pointer). */
+  private lstmDirection(w: DirWeights, P: number, y: number, d: number, B: number, T: number): void {
+    const f32 = this.f32;
+    const { H, ldY, ldP } = this;
+    const cs = this.cell;
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    for (let s = 0; s < T; s++) {
+      const t = d === 1 ? T - 1 - s : s;
+      const z0 = P + t * B * ldP * 4;
+      if (s > 0) {
+        const tPrev = d === 1 ? t + 1 : t - 1;
+        this.gemm(y + (tPrev * B * ldY + d * H) * 4, ldY * 4, B, w.recurrent, z0, ldP * 4, INIT_C);
+      }
+      for (let b = 0; b < B; b++) {
+        const z = z0 / 4 + b * ldP;
+        const o = y / 4 + (t * B + b) * ldY + d * H;
+        const cb = b * H;
+        for (let j = 0; j < H; j++) {
+          const ig = sig(f32[z + j]);
+          const fg = sig(f32[z + H + j]);
+          const og = sig(f32[z + 2 * H + j]);
+          const g = Math.tanh(f32[z + 3 * H + j]);
+          const cc = s > 0 ? fg * cs[cb + j] + ig * g : ig * g;
+          cs[cb + j] = cc;
+          f32[o + j] = og * Math.tanh(cc);
+        }
+      }
+    }
+  }
+
+  /** One direction of a GRU layer (reset-after, gates [z, r, n]). */
+  private gruDirection(w: DirWeights, P: number, y: number, d: number, B: number, T: number): void {
+    const f32 = this.f32;
+    const { H, ldY, ldP } = this;
+    const sig = (x: number) => 1 / (1 + Math.exp(-x));
+    const hpBase = this.buf.hp;
+    const rb = w.recurrentBias / 4;
+    for (let s = 0; s < T; s++) {
+      const t = d === 1 ? T - 1 - s : s;
+      const tPrev = d === 1 ? t + 1 : t - 1;
+      if (s > 0) this.gemm(y + (tPrev * B * ldY + d * H) * 4, ldY * 4, B, w.recurrent, hpBase, ldP * 4, INIT_BIAS, w.recurrentBias);
+      for (let b = 0; b < B; b++) {
+        const x = P / 4 + (t * B + b) * ldP;
+        const hp = s > 0 ? hpBase / 4 + b * ldP : rb;
+        const o = y / 4 + (t * B + b) * ldY + d * H;
+        const prev = y / 4 + (tPrev * B + b) * ldY + d * H;
+        for (let j = 0; j < H; j++) {
+          const zg = sig(f32[x + j] + f32[hp + j]);
+          const rg = sig(f32[x + H + j] + f32[hp + H + j]);
+          const nn = Math.tanh(f32[x + 2 * H + j] + rg * f32[hp + 2 * H + j]);
+          const hPrev = s > 0 ? f32[prev + j] : 0;
+          f32[o + j] = nn + zg * (hPrev - nn);
+        }
+      }
+    }
+  }
+}
