@@ -52,6 +52,11 @@ const SIMD_OPS = {
   'f32x4.mul': 0xe6,
   'f32x4.max': 0xe9,
   'f32x4.pmax': 0xeb,
+  'f32x4.div': 0xe7,
+  'f32x4.min': 0xe8,
+  'f32x4.nearest': 0x6a,
+  'i32x4.shl': 0xab,
+  'i32x4.trunc_sat_f32x4_s': 0xf8,
 } as const;
 type SimdOp = keyof typeof SIMD_OPS;
 
@@ -70,6 +75,7 @@ const OPS = {
   'i32.gt_s': 0x4a,
   'i32.le_s': 0x4c,
   'i32.ge_s': 0x4e,
+  'i32.ge_u': 0x4f,
   'i32.ctz': 0x68,
   'i32.add': 0x6a,
   'i32.sub': 0x6b,
@@ -123,6 +129,13 @@ export class FuncBuilder {
   const(n: number): this {
     this.code.push(0x41);
     sleb(n, this.code);
+    return this;
+  }
+  /** `f32.const x` (then `f32x4.splat` for a vector of it). */
+  f32const(x: number): this {
+    this.code.push(0x43);
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    for (const v of b) this.code.push(v);
     return this;
   }
   get(i: number): this {

@@ -40,6 +40,7 @@ const cases: [string, NetworkConfig][] = [
   ['dueling dense head', paperNetwork(45, { ...small, dueling: true })],
   ['dueling embedding head, no MLP, odd widths', paperNetwork(13, { ...small, hidden: 5, mlp: [], head: 'embedding', embeddingDim: 3, dueling: true })],
   ['one step, one layer', paperNetwork(10, { ...small, seqLen: 1, layers: 1 })],
+  ['LSTM narrower than one SIMD vector (3 units)', paperNetwork(9, { ...small, hidden: 3, layers: 1 })],
 ];
 
 describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) against the tfjs forward', () => {
@@ -63,6 +64,18 @@ describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) agai
       disposeVariables(vars);
     });
   }
+
+  it('keeps saturated gates exact (inputs 40x larger: exp far outside [-1, 1], clamped at the float range)', () => {
+    const c = paperNetwork(50, { ...small, hidden: 16 });
+    const vars = createVariables(networkParamShapes(c), new Rng(3));
+    const engine = new SimdForward(c, readVariables(vars));
+    const x = randomStates(c, 5, 9).map((v) => v * 40);
+    const want = tf.tidy(() => qValues(vars, c, tf.tensor3d(x, [5, c.seqLen, c.featureDim]), { training: false })).dataSync() as Float32Array;
+    const got = engine.qValues(x);
+    expect(got.every(Number.isFinite)).toBe(true);
+    expect(relErr(got, want)).toBeLessThan(2e-5);
+    disposeVariables(vars);
+  });
 
   it('says which networks it does not run (self-attention) and refuses to build them', () => {
     const c = variantNetwork(10, { seqLen: 3, featureDim: 4, hidden: 8, layers: 1 });

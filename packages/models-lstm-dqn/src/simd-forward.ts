@@ -1,6 +1,7 @@
 /**
  * A CPU inference engine for the Q-network: the same forward pass as network.ts (evaluation mode), as wasm SIMD
- * matrix kernels plus the cell arithmetic in plain JavaScript, on weights copied out of the tfjs variables once.
+ * matrix kernels and a SIMD LSTM cell (exp by range reduction and a degree-6 polynomial; GRU cells in plain
+ * JavaScript), on weights copied out of the tfjs variables once.
  *
  * Why: serving scores one to a few users at a time, and there tfjs' per-op cost (tens of microseconds for each of
  * the ~150 small ops of the paper network: dispatch, tensor bookkeeping, wasm calls) is most of the time. Here a
@@ -26,6 +27,8 @@ const CHUNK_BYTES = 96 * 1024;
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** gemm_R(a, lda, b, K, panels, c, ldc, mode, bias): pointers and strides in bytes; mode bits 0-1 init (0 zero, 1 C, 2 bias), bit 2 ReLU. */
+/** lstm_cell(z, c, h, Hb, groups, first): byte pointers; see buildLstmCell. */
+type LstmCell = (z: number, c: number, h: number, Hb: number, groups: number, first: number) => void;
 type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 
 const INIT_C = 1;
@@ -39,6 +42,8 @@ function buildGemm(R: number): FuncBuilder {
   const off = f.local(I32); // byte offset of the current panel in C and bias
   const kk = f.local(I32); // byte offset along a row of A
   const kEnd = f.local(I32);
+  const kEnd4 = f.local(I32); // bytes of the K steps done four at a time
+  const aptr = Array.from({ length: R }, () => f.local(I32));
   const bp = f.local(I32);
   const arow = Array.from({ length: R }, () => f.local(I32));
   const crow = Array.from({ length: R }, () => f.local(I32));
@@ -55,6 +60,7 @@ function buildGemm(R: number): FuncBuilder {
     f.get(crow[r - 1]).get(ldc).op('i32.add').set(crow[r]);
   }
   f.get(K).const(2).op('i32.shl').set(kEnd);
+  f.get(K).const(-4).op('i32.and').const(2).op('i32.shl').set(kEnd4);
   f.get(b).set(bp);
   f.const(0).set(p);
   f.const(0).set(off);
@@ -78,19 +84,38 @@ function buildGemm(R: number): FuncBuilder {
     for (let r = 0; r < R; r++) f.get(zero).set(acc[r][0]).get(zero).set(acc[r][1]);
     f.end();
     f.end();
-    // K loop (K > 0 is the caller's promise).
-    f.const(0).set(kk);
-    f.loop();
-    {
-      f.get(bp).simdMem('v128.load', 0).set(b0);
-      f.get(bp).simdMem('v128.load', 16).set(b1);
+    // K loop, four steps per iteration (immediate offsets instead of address arithmetic), then the 0-3 left.
+    const step = (u: number, rowAddr: (r: number) => void) => {
+      f.get(bp).simdMem('v128.load', 32 * u).set(b0);
+      f.get(bp).simdMem('v128.load', 32 * u + 16).set(b1);
       for (let r = 0; r < R; r++) {
-        f.get(acc[r][0]).get(arow[r]).get(kk).op('i32.add').simdMem('v128.load32_splat', 0).tee(s).get(b0).simd('f32x4.mul').simd('f32x4.add').set(acc[r][0]);
+        f.get(acc[r][0]);
+        rowAddr(r);
+        f.simdMem('v128.load32_splat', 4 * u).tee(s).get(b0).simd('f32x4.mul').simd('f32x4.add').set(acc[r][0]);
         f.get(acc[r][1]).get(s).get(b1).simd('f32x4.mul').simd('f32x4.add').set(acc[r][1]);
       }
+    };
+    f.const(0).set(kk);
+    f.block();
+    f.get(kEnd4).op('i32.eqz').brIf(0);
+    f.loop();
+    {
+      for (let r = 0; r < R; r++) f.get(arow[r]).get(kk).op('i32.add').set(aptr[r]);
+      for (let u = 0; u < 4; u++) step(u, (r) => f.get(aptr[r]));
+      f.get(bp).const(128).op('i32.add').set(bp);
+      f.get(kk).const(16).op('i32.add').tee(kk).get(kEnd4).op('i32.lt_u').brIf(0);
+    }
+    f.end();
+    f.end();
+    f.block();
+    f.get(kk).get(kEnd).op('i32.ge_u').brIf(0);
+    f.loop();
+    {
+      step(0, (r) => f.get(arow[r]).get(kk).op('i32.add'));
       f.get(bp).const(32).op('i32.add').set(bp);
       f.get(kk).const(4).op('i32.add').tee(kk).get(kEnd).op('i32.lt_u').brIf(0);
     }
+    f.end();
     f.end();
     f.get(mode).const(RELU).op('i32.and').if();
     for (let r = 0; r < R; r++) {
@@ -110,9 +135,99 @@ function buildGemm(R: number): FuncBuilder {
   return f;
 }
 
+/**
+ * exp(x) on the vector in local `x` into local `out`: x clamped to [-87.3, 88.3], x = n ln2 + r with |r| <= ln2/2
+ * (ln2 split in two for an exact n ln2), e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times 2^n
+ * built in the exponent bits. `t` and `n` are scratch vector locals.
+ */
+function emitExp(f: FuncBuilder, x: number, out: number, t: number, n: number): void {
+  const splat = (v: number) => f.f32const(v).simd('f32x4.splat');
+  f.get(x);
+  splat(88.3);
+  f.simd('f32x4.min');
+  splat(-87.3);
+  f.simd('f32x4.max').set(t);
+  f.get(t);
+  splat(Math.LOG2E);
+  f.simd('f32x4.mul').simd('f32x4.nearest').set(n);
+  // r = t - n ln2_hi - n ln2_lo
+  f.get(t).get(n);
+  splat(0.693359375);
+  f.simd('f32x4.mul').simd('f32x4.sub').get(n);
+  splat(-2.12194440e-4);
+  f.simd('f32x4.mul').simd('f32x4.sub').set(t);
+  // Horner: ((((((1/720) r + 1/120) r + 1/24) r + 1/6) r + 1/2) r + 1) r + 1
+  splat(1 / 720);
+  for (const c of [1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1]) {
+    f.get(t).simd('f32x4.mul');
+    splat(c);
+    f.simd('f32x4.add');
+  }
+  // * 2^n: (n + 127) << 23 as float bits
+  f.get(n).simd('i32x4.trunc_sat_f32x4_s').const(127).simd('i32x4.splat').simd('i32x4.add').const(23).simd('i32x4.shl');
+  f.simd('f32x4.mul').set(out);
+}
+
+/** 1 / (1 + exp(-x)) of local `x` into `out` (scratch `e`, `t`, `n`). */
+function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number, negate = true, scale = 1): void {
+  // e = -scale x
+  f.f32const(negate ? -scale : scale).simd('f32x4.splat').get(x).simd('f32x4.mul').set(e);
+  emitExp(f, e, e, t, n);
+  f.f32const(1).simd('f32x4.splat');
+  f.f32const(1).simd('f32x4.splat').get(e).simd('f32x4.add');
+  f.simd('f32x4.div').set(out);
+}
+
+/** tanh(x) = 2 sigmoid(2x) - 1 of local `x` into `out`. */
+function emitTanh(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number): void {
+  emitSigmoid(f, x, out, e, t, n, true, 2);
+  f.get(out).get(out).simd('f32x4.add');
+  f.f32const(1).simd('f32x4.splat');
+  f.simd('f32x4.sub').set(out);
+}
+
+/**
+ * lstm_cell(z, c, h, Hb, groups, first): one row's LSTM cell over `groups` x 4 units. z holds the gate
+ * pre-activations [i | f | o | g] (Hb bytes apart), c the cell state (updated in place), h the output.
+ * first = 1: no previous cell (c = i g).
+ */
+function buildLstmCell(): FuncBuilder {
+  const [z, c, h, Hb, groups, first] = [0, 1, 2, 3, 4, 5];
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const j = f.local(I32);
+  const end = f.local(I32);
+  const [x, ig, fg, og, g, cc, e, t, n] = Array.from({ length: 9 }, () => f.local(V128));
+  f.get(groups).op('i32.eqz').if().op('return').end();
+  f.const(0).set(j);
+  f.get(groups).const(4).op('i32.shl').set(end);
+  f.loop();
+  {
+    f.get(z).get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitSigmoid(f, x, ig, e, t, n);
+    f.get(z).get(Hb).op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitSigmoid(f, x, fg, e, t, n);
+    f.get(z).get(Hb).const(1).op('i32.shl').op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitSigmoid(f, x, og, e, t, n);
+    f.get(z).get(Hb).const(3).op('i32.mul').op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitTanh(f, x, g, e, t, n);
+    // cc = i g (+ f c)
+    f.get(ig).get(g).simd('f32x4.mul').set(cc);
+    f.get(first).op('i32.eqz').if();
+    f.get(cc).get(fg).get(c).get(j).op('i32.add').simdMem('v128.load', 0).simd('f32x4.mul').simd('f32x4.add').set(cc);
+    f.end();
+    f.get(c).get(j).op('i32.add').get(cc).simdMem('v128.store', 0);
+    emitTanh(f, cc, x, e, t, n);
+    f.get(h).get(j).op('i32.add').get(og).get(x).simd('f32x4.mul').simdMem('v128.store', 0);
+    f.get(j).const(16).op('i32.add').tee(j).get(end).op('i32.lt_u').brIf(0);
+  }
+  f.end();
+  return f;
+}
+
 function buildModule(pages: number): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder({ initial: pages, maximum: pages, shared: false });
   for (let R = 1; R <= 4; R++) mod.addFunction(buildGemm(R), `gemm${R}`);
+  mod.addFunction(buildLstmCell(), 'lstm_cell');
   return mod.encode();
 }
 
@@ -178,10 +293,10 @@ export class SimdForward {
   private readonly head: { w: Mat; bias: number };
   private readonly proj: { w: Mat; bias: number } | null;
   private readonly value: { w: Mat; bias: number } | null;
-  private readonly buf: { x0: number; y: [number, number]; p: number; hp: number; last: number; m: [number, number]; e: number; q: number; v: number };
+  private readonly buf: { x0: number; y: [number, number]; p: number; hp: number; last: number; m: [number, number]; e: number; q: number; v: number; cell: number };
   private readonly ldM: number;
   private readonly ldQ: number;
-  private readonly cell: Float32Array;
+  private readonly lstmCell: LstmCell;
 
   /** Why `config` cannot run here, or null when it can. */
   static unsupported(config: NetworkConfig): string | null {
@@ -267,6 +382,7 @@ export class SimdForward {
       e: arena.take(mb * roundUp(config.embeddingDim, PANEL)) * 4,
       q: arena.take(mb * this.ldQ) * 4,
       v: arena.take(mb * PANEL) * 4,
+      cell: arena.take(mb * roundUp(H, 4)) * 4,
     };
     const bytes = arena.floats * 4;
     const pages = Math.ceil(bytes / 65536);
@@ -275,6 +391,7 @@ export class SimdForward {
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
     const inst = new WebAssembly.Instance(new WebAssembly.Module(buildModule(pages)), { e: { m: memory } }).exports as Record<string, Gemm>;
     this.gemms = [inst.gemm1, inst.gemm1, inst.gemm2, inst.gemm3, inst.gemm4];
+    this.lstmCell = inst.lstm_cell as unknown as LstmCell;
     this.f32 = new Float32Array(memory.buffer);
     for (const [m, w] of mats) {
       // Panel p, row k: columns 8p .. 8p+7 of row k.
@@ -286,7 +403,6 @@ export class SimdForward {
       }
     }
     for (const [at, v] of vecs) this.f32.set(v, at);
-    this.cell = new Float32Array(mb * H);
   }
 
   /** `M` rows of A (byte pointer, byte stride) times `w` into C. */
@@ -418,7 +534,6 @@ export class SimdForward {
   private lstmDirection(w: DirWeights, P: number, y: number, d: number, B: number, T: number): void {
     const f32 = this.f32;
     const { H, ldY, ldP } = this;
-    const cs = this.cell;
     const sig = (x: number) => 1 / (1 + Math.exp(-x));
     for (let s = 0; s < T; s++) {
       const t = d === 1 ? T - 1 - s : s;
@@ -427,17 +542,24 @@ export class SimdForward {
         const tPrev = d === 1 ? t + 1 : t - 1;
         this.gemm(y + (tPrev * B * ldY + d * H) * 4, ldY * 4, B, w.recurrent, z0, ldP * 4, INIT_C);
       }
+      const groups = H >> 2;
+      const ldC = roundUp(H, 4);
       for (let b = 0; b < B; b++) {
-        const z = z0 / 4 + b * ldP;
-        const o = y / 4 + (t * B + b) * ldY + d * H;
-        const cb = b * H;
-        for (let j = 0; j < H; j++) {
+        const zb = z0 + b * ldP * 4;
+        const cb = this.buf.cell + b * ldC * 4;
+        const ob = y + ((t * B + b) * ldY + d * H) * 4;
+        this.lstmCell(zb, cb, ob, H * 4, groups, s === 0 ? 1 : 0);
+        // Units past the last group of four: the same arithmetic in JavaScript.
+        const z = zb / 4;
+        const o = ob / 4;
+        const cs = cb / 4;
+        for (let j = groups * 4; j < H; j++) {
           const ig = sig(f32[z + j]);
           const fg = sig(f32[z + H + j]);
           const og = sig(f32[z + 2 * H + j]);
           const g = Math.tanh(f32[z + 3 * H + j]);
-          const cc = s > 0 ? fg * cs[cb + j] + ig * g : ig * g;
-          cs[cb + j] = cc;
+          const cc = s > 0 ? fg * f32[cs + j] + ig * g : ig * g;
+          f32[cs + j] = cc;
           f32[o + j] = og * Math.tanh(cc);
         }
       }
