@@ -211,7 +211,7 @@ async function main(): Promise<void> {
   }
 
   const workerStats = (s: RecService) => (s.slots.get('default')!.recommender as { stats?: () => Record<string, number | null> }).stats?.() ?? {};
-  const wdesc = (w: Record<string, number | null>) => `worker: ${w.calls} model calls, mean batch ${f1(w.meanBatch ?? NaN)}, call p50 ${f2(w.callP50Ms ?? NaN)} / p95 ${f2(w.callP95Ms ?? NaN)} ms, ${w.skippedExpired} skipped past deadline`;
+  const wdesc = (w: Record<string, number | null>) => `worker: ${w.calls} model calls, mean batch ${f1(w.meanBatch ?? NaN)}, call p50 ${f2(w.callP50Ms ?? NaN)} / p95 ${f2(w.callP95Ms ?? NaN)} / max ${f2(w.callMaxMs ?? NaN)} ms, ${w.skippedExpired} skipped past deadline`;
 
   // 0b) the model's own latency: a deadline it always meets (1 s), low rate
   {

@@ -81,6 +81,7 @@ export class WorkerRecommender implements Recommender {
   computed = 0;
   /** Round-trip time of the last 1,000 model calls, ms (includes the thread hop; not capped at any deadline). */
   private callMs: number[] = [];
+  private maxCallMs = 0;
   private sentAt = 0;
 
   private constructor(worker: Worker) {
@@ -140,7 +141,9 @@ export class WorkerRecommender implements Recommender {
     const parts = this.inFlight.parts;
     this.inFlight = null;
     this.worker.unref();
-    this.callMs.push(performance.now() - this.sentAt);
+    const ms = performance.now() - this.sentAt;
+    this.callMs.push(ms);
+    if (ms > this.maxCallMs) this.maxCallMs = ms;
     if (this.callMs.length > 1000) this.callMs.shift();
     if (m.type === 'error') {
       for (const p of parts) p.w.reject(new Error(`model worker: ${m.message}`));
@@ -241,11 +244,11 @@ export class WorkerRecommender implements Recommender {
     return validateRecommender(this, this.probeItems);
   }
 
-  /** Worker counters and call-time percentiles (nearest rank) over the last 1,000 calls. */
-  stats(): { calls: number; computed: number; skippedExpired: number; meanBatch: number | null; callP50Ms: number | null; callP95Ms: number | null } {
+  /** Worker counters, call-time percentiles (nearest rank) over the last 1,000 calls, and the slowest call since start. */
+  stats(): { calls: number; computed: number; skippedExpired: number; meanBatch: number | null; callP50Ms: number | null; callP95Ms: number | null; callMaxMs: number | null } {
     const s = [...this.callMs].sort((a, b) => a - b);
     const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.ceil(p * s.length) - 1)] : null);
-    return { calls: this.calls, computed: this.computed, skippedExpired: this.skippedExpired, meanBatch: this.calls ? this.computed / this.calls : null, callP50Ms: q(0.5), callP95Ms: q(0.95) };
+    return { calls: this.calls, computed: this.computed, skippedExpired: this.skippedExpired, meanBatch: this.calls ? this.computed / this.calls : null, callP50Ms: q(0.5), callP95Ms: q(0.95), callMaxMs: this.calls ? this.maxCallMs : null };
   }
 
   async dispose(): Promise<void> {
