@@ -398,7 +398,16 @@ export class LstmDqn {
     const names = Object.keys(this.online).sort();
     const ids = names.map((name) => (this.online[name] as unknown as { dataId: object }).dataId);
     if (!this.engine || ids.length !== this.engineIds.length || ids.some((id, i) => id !== this.engineIds[i])) {
-      this.engine = new SimdForward(this.config.network, readVariables(this.online));
+      try {
+        this.engine = new SimdForward(this.config.network, readVariables(this.online));
+      } catch (e) {
+        // 'auto' falls back for good (e.g. a browser main thread refuses synchronous compiles over 4 KB, or the
+        // wasm memory cannot be reserved); an explicit 'wasm-simd' says why it cannot run.
+        if (this.config.inference === 'wasm-simd') throw e;
+        this.engineChoice = false;
+        this.engine = null;
+        return null;
+      }
       this.engineIds = ids;
     }
     return this.engine;

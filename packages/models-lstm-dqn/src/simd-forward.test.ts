@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initBackend, Rng } from '@rec/core';
 import { networkParamShapes, paperNetwork, qValues, variantNetwork, type NetworkConfig } from './network.js';
 import { createVariables, disposeVariables, readVariables } from './params.js';
@@ -93,6 +93,26 @@ describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) agai
     params['mlp.1'] = params['mlp.1'].subarray(1);
     expect(() => new SimdForward(c, params)).toThrow(/mlp\.1/);
     disposeVariables(vars);
+  });
+
+  it("LstmDqn's 'auto' falls back to tfjs when the engine cannot be built; 'wasm-simd' reports why", () => {
+    const opts = { numActions: 30, network: small, seed: 5, coldStartThreshold: 1 } as const;
+    const x = randomStates(paperNetwork(30, small), 3, 4);
+    const want = new LstmDqn({ ...opts, inference: 'tfjs' }).qValues(x);
+    const spy = vi.spyOn(WebAssembly, 'Module').mockImplementation(function refuse(): never {
+      throw new RangeError('WebAssembly.Compile is disallowed on the main thread, if the buffer size is larger than 4KB');
+    });
+    try {
+      const auto = new LstmDqn({ ...opts, inference: 'auto' });
+      expect(Array.from(auto.qValues(x))).toEqual(Array.from(want));
+      expect(auto.inferenceEngine).toBe('tfjs');
+      auto.dispose();
+      const strict = new LstmDqn({ ...opts, inference: 'wasm-simd' });
+      expect(() => strict.qValues(x)).toThrow(/4KB/);
+      strict.dispose();
+    } finally {
+      spy.mockRestore();
+    }
   });
 
   it('LstmDqn recommends the same lists on either inference path, and the engine follows weight changes', () => {
