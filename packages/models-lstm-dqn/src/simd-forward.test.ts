@@ -99,7 +99,7 @@ describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) agai
     const opts = { numActions: 30, network: small, seed: 5, coldStartThreshold: 1 } as const;
     const x = randomStates(paperNetwork(30, small), 3, 4);
     const want = new LstmDqn({ ...opts, inference: 'tfjs' }).qValues(x);
-    const spy = vi.spyOn(WebAssembly, 'Module').mockImplementation(function refuse(): never {
+    const spy = vi.spyOn(WebAssembly, 'Instance').mockImplementation(function refuse(): never {
       throw new RangeError('WebAssembly.Compile is disallowed on the main thread, if the buffer size is larger than 4KB');
     });
     try {

@@ -231,6 +231,18 @@ function buildModule(pages: number): Uint8Array<ArrayBuffer> {
   return mod.encode();
 }
 
+// Compiled modules by memory size: an agent rebuilds its engine after every weight change (the same size each time).
+const compiled = new Map<number, WebAssembly.Module>();
+function compiledModule(pages: number): WebAssembly.Module {
+  let m = compiled.get(pages);
+  if (!m) {
+    m = new WebAssembly.Module(buildModule(pages));
+    if (compiled.size >= 8) compiled.delete(compiled.keys().next().value!);
+    compiled.set(pages, m);
+  }
+  return m;
+}
+
 let simdSupport: boolean | undefined;
 /** Whether this runtime validates the kernels (WebAssembly SIMD). */
 export function simdForwardAvailable(): boolean {
@@ -389,7 +401,7 @@ export class SimdForward {
     if (pages > 65536) throw new NotAvailableError('network too large for one wasm memory', { where: 'SimdForward', expected: '<= 4 GiB of weights and activations', got: `${bytes} bytes`, hint: 'Use the tfjs forward, or a smaller maxBatch.' });
     this.memoryBytes = pages * 65536;
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(buildModule(pages)), { e: { m: memory } }).exports as Record<string, Gemm>;
+    const inst = new WebAssembly.Instance(compiledModule(pages), { e: { m: memory } }).exports as Record<string, Gemm>;
     this.gemms = [inst.gemm1, inst.gemm1, inst.gemm2, inst.gemm3, inst.gemm4];
     this.lstmCell = inst.lstm_cell as unknown as LstmCell;
     this.f32 = new Float32Array(memory.buffer);
