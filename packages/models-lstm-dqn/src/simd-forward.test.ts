@@ -40,6 +40,7 @@ const cases: [string, NetworkConfig][] = [
   ['dueling dense head', paperNetwork(45, { ...small, dueling: true })],
   ['dueling embedding head, no MLP, odd widths', paperNetwork(13, { ...small, hidden: 5, mlp: [], head: 'embedding', embeddingDim: 3, dueling: true })],
   ['one step, one layer', paperNetwork(10, { ...small, seqLen: 1, layers: 1 })],
+  ['GRU, 6 units (one SIMD group and a 2-unit tail)', paperNetwork(17, { ...small, cell: 'gru', hidden: 6 })],
   ['LSTM narrower than one SIMD vector (3 units)', paperNetwork(9, { ...small, hidden: 3, layers: 1 })],
 ];
 

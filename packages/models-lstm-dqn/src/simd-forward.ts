@@ -1,7 +1,7 @@
 /**
  * A CPU inference engine for the Q-network: the same forward pass as network.ts (evaluation mode), as wasm SIMD
- * matrix kernels and a SIMD LSTM cell (exp by range reduction and a degree-6 polynomial; GRU cells in plain
- * JavaScript), on weights copied out of the tfjs variables once.
+ * matrix kernels and SIMD LSTM and GRU cells (exp by range reduction and a degree-6 polynomial), on weights
+ * copied out of the tfjs variables once.
  *
  * Why: serving scores one to a few users at a time, and there tfjs' per-op cost (tens of microseconds for each of
  * the ~150 small ops of the paper network: dispatch, tensor bookkeeping, wasm calls) is most of the time. Here a
@@ -29,6 +29,8 @@ const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 /** gemm_R(a, lda, b, K, panels, c, ldc, mode, bias): pointers and strides in bytes; mode bits 0-1 init (0 zero, 1 C, 2 bias), bit 2 ReLU. */
 /** lstm_cell(z, c, h, Hb, groups, first): byte pointers; see buildLstmCell. */
 type LstmCell = (z: number, c: number, h: number, Hb: number, groups: number, first: number) => void;
+/** gru_cell(x, hp, prev, h, Hb, groups, first): byte pointers; see buildGruCell. */
+type GruCell = (x: number, hp: number, prev: number, h: number, Hb: number, groups: number, first: number) => void;
 type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 
 const INIT_C = 1;
@@ -224,10 +226,59 @@ function buildLstmCell(): FuncBuilder {
   return f;
 }
 
+/**
+ * gru_cell(x, hp, prev, h, Hb, groups, first): one row's GRU cell (reset-after) over `groups` x 4 units. x holds
+ * the input projection [z | r | n] with its bias, hp the recurrent projection (h_prev U + recurrent bias), Hb bytes
+ * between gates; h = n + z (h_prev - n), with h_prev = 0 when first = 1.
+ */
+function buildGruCell(): FuncBuilder {
+  const [x, hp, prev, h, Hb, groups, first] = [0, 1, 2, 3, 4, 5, 6];
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
+  const j = f.local(I32);
+  const end = f.local(I32);
+  const [v, zg, rg, nn, hprev, e, t, n] = Array.from({ length: 8 }, () => f.local(V128));
+  const gate = (base: number, k: number) => {
+    f.get(base);
+    if (k > 0) f.get(Hb).const(k).op('i32.mul').op('i32.add');
+    f.get(j).op('i32.add').simdMem('v128.load', 0);
+  };
+  f.get(groups).op('i32.eqz').if().op('return').end();
+  f.const(0).set(j);
+  f.get(groups).const(4).op('i32.shl').set(end);
+  f.loop();
+  {
+    gate(x, 0);
+    gate(hp, 0);
+    f.simd('f32x4.add').set(v);
+    emitSigmoid(f, v, zg, e, t, n);
+    gate(x, 1);
+    gate(hp, 1);
+    f.simd('f32x4.add').set(v);
+    emitSigmoid(f, v, rg, e, t, n);
+    gate(x, 2);
+    f.get(rg);
+    gate(hp, 2);
+    f.simd('f32x4.mul').simd('f32x4.add').set(v);
+    emitTanh(f, v, nn, e, t, n);
+    f.const(0).simd('i32x4.splat').set(hprev);
+    f.get(first).op('i32.eqz').if();
+    f.get(prev).get(j).op('i32.add').simdMem('v128.load', 0).set(hprev);
+    f.end();
+    // h = nn + z (hprev - nn)
+    f.get(h).get(j).op('i32.add');
+    f.get(nn).get(zg).get(hprev).get(nn).simd('f32x4.sub').simd('f32x4.mul').simd('f32x4.add');
+    f.simdMem('v128.store', 0);
+    f.get(j).const(16).op('i32.add').tee(j).get(end).op('i32.lt_u').brIf(0);
+  }
+  f.end();
+  return f;
+}
+
 function buildModule(pages: number): Uint8Array<ArrayBuffer> {
   const mod = new ModuleBuilder({ initial: pages, maximum: pages, shared: false });
   for (let R = 1; R <= 4; R++) mod.addFunction(buildGemm(R), `gemm${R}`);
   mod.addFunction(buildLstmCell(), 'lstm_cell');
+  mod.addFunction(buildGruCell(), 'gru_cell');
   return mod.encode();
 }
 
@@ -309,6 +360,7 @@ export class SimdForward {
   private readonly ldM: number;
   private readonly ldQ: number;
   private readonly lstmCell: LstmCell;
+  private readonly gruCell: GruCell;
 
   /** Why `config` cannot run here, or null when it can. */
   static unsupported(config: NetworkConfig): string | null {
@@ -404,6 +456,7 @@ export class SimdForward {
     const inst = new WebAssembly.Instance(compiledModule(pages), { e: { m: memory } }).exports as Record<string, Gemm>;
     this.gemms = [inst.gemm1, inst.gemm1, inst.gemm2, inst.gemm3, inst.gemm4];
     this.lstmCell = inst.lstm_cell as unknown as LstmCell;
+    this.gruCell = inst.gru_cell as unknown as GruCell;
     this.f32 = new Float32Array(memory.buffer);
     for (const [m, w] of mats) {
       // Panel p, row k: columns 8p .. 8p+7 of row k.
@@ -589,12 +642,15 @@ export class SimdForward {
       const t = d === 1 ? T - 1 - s : s;
       const tPrev = d === 1 ? t + 1 : t - 1;
       if (s > 0) this.gemm(y + (tPrev * B * ldY + d * H) * 4, ldY * 4, B, w.recurrent, hpBase, ldP * 4, INIT_BIAS, w.recurrentBias);
+      const groups = H >> 2;
       for (let b = 0; b < B; b++) {
         const x = P / 4 + (t * B + b) * ldP;
         const hp = s > 0 ? hpBase / 4 + b * ldP : rb;
         const o = y / 4 + (t * B + b) * ldY + d * H;
         const prev = y / 4 + (tPrev * B + b) * ldY + d * H;
-        for (let j = 0; j < H; j++) {
+        this.gruCell(x * 4, hp * 4, s > 0 ? prev * 4 : 0, o * 4, H * 4, groups, s > 0 ? 0 : 1);
+        // Units past the last group of four: the same arithmetic in JavaScript.
+        for (let j = groups * 4; j < H; j++) {
           const zg = sig(f32[x + j] + f32[hp + j]);
           const rg = sig(f32[x + H + j] + f32[hp + H + j]);
           const nn = Math.tanh(f32[x + 2 * H + j] + rg * f32[hp + 2 * H + j]);
