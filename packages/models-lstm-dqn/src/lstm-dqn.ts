@@ -32,8 +32,8 @@ import {
 } from '@rec/core';
 import type { Policy, RecEnv } from '@rec/env';
 import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
-import { createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
-import { SimdForward, simdForwardAvailable } from './simd-forward.js';
+import { countParameters, createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
+import { SimdForward } from './simd-forward.js';
 import { StreamingTopK } from './topk.js';
 import { ItemVocab, itemIdsToVocab } from './vocab.js';
 
@@ -293,6 +293,8 @@ export class LstmDqn {
   /** The SIMD engine and the variable data ids its weights were copied from (a changed id = stale weights). */
   private engine: SimdForward | null = null;
   private engineIds: object[] = [];
+  /** 'auto' only: whether the network and runtime suit the engine (null until first asked; false after a failed build). */
+  private engineChoice: boolean | null = null;
 
   constructor(options: LstmDqnOptions) {
     const { config, vocab } = resolveConfig(options);
@@ -369,34 +371,28 @@ export class LstmDqn {
     return this.useEngine() ? 'wasm-simd' : 'tfjs';
   }
 
-  private engineChoice: boolean | null = null;
-
   private useEngine(): boolean {
     const mode = this.config.inference;
     if (mode === 'tfjs') return false;
     const net = this.config.network;
-    const why = SimdForward.unsupported(net);
     if (mode === 'wasm-simd') {
-      if (why) throw new NotAvailableError('the wasm-simd inference engine does not run this network', { where: 'LstmDqn.inference', expected: 'a network without the parts SimdForward lacks', got: why, hint: "Use inference: 'auto' or 'tfjs'." });
-      if (!simdForwardAvailable()) throw new NotAvailableError('WebAssembly SIMD is not available in this runtime', { where: 'LstmDqn.inference', expected: 'a runtime with wasm SIMD (Node >= 16.4)', got: 'no SIMD', hint: "Use inference: 'auto' or 'tfjs'." });
+      // The reason covers both the network (self-attention) and the runtime (no wasm SIMD).
+      const why = SimdForward.unsupported(net);
+      if (why) throw new NotAvailableError('the wasm-simd inference engine cannot run here', { where: 'LstmDqn.inference', expected: 'a network without self-attention, in a runtime with wasm SIMD', got: why, hint: "Use inference: 'auto' or 'tfjs'." });
       return true;
     }
-    // auto: decided once per backend (the backend can change after construction, e.g. setBackend('webgpu')).
+    // auto: the backend is checked on every call (it can change after construction, e.g. setBackend('webgpu'));
+    // whether the network and runtime suit the engine is decided once.
     const backend = tf.getBackend();
     if (backend !== 'cpu' && backend !== 'wasm') return false;
-    if (this.engineChoice === null) {
-      let params = 0;
-      for (const shape of Object.values(networkParamShapes(net))) params += shape.reduce((a, b) => a * b, 1);
-      this.engineChoice = why === null && simdForwardAvailable() && params * 4 < 512 * 2 ** 20;
-    }
+    this.engineChoice ??= SimdForward.unsupported(net) === null && countParameters(networkParamShapes(net)) * 4 < 512 * 2 ** 20;
     return this.engineChoice;
   }
 
   /** The engine with current weights, or null when scoring runs on tfjs. */
   private inferenceForward(): SimdForward | null {
     if (!this.useEngine()) return null;
-    const names = Object.keys(this.online).sort();
-    const ids = names.map((name) => (this.online[name] as unknown as { dataId: object }).dataId);
+    const ids = Object.values(this.online).map((v) => (v as unknown as { dataId: object }).dataId);
     if (!this.engine || ids.length !== this.engineIds.length || ids.some((id, i) => id !== this.engineIds[i])) {
       try {
         this.engine = new SimdForward(this.config.network, readVariables(this.online));

@@ -5,7 +5,7 @@
  *
  * Why: serving scores one to a few users at a time, and there tfjs' per-op cost (tens of microseconds for each of
  * the ~150 small ops of the paper network: dispatch, tensor bookkeeping, wasm calls) is most of the time. Here a
- * forward is a few dozen direct calls into one kernel with nothing allocated.
+ * forward is direct calls into a few kernels (matrix products, one cell call per user and step), nothing allocated.
  *
  * The kernel, built at run time with @rec/core's ModuleBuilder, is `C = init + A B` for 1 to 4 rows of A at a time,
  * over B pre-packed in panels of 8 columns (panel p holds the K x 8 block of columns 8p .. 8p+7, rows contiguous,
@@ -22,16 +22,14 @@ import type { NetworkConfig } from './network.js';
 import { networkParamShapes } from './network.js';
 
 const PANEL = 8;
-/** Bytes of packed B a column chunk spans in a many-row product (fits a core's L2 with room for A and C). */
-const CHUNK_BYTES = 96 * 1024;
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** gemm_R(a, lda, b, K, panels, c, ldc, mode, bias): pointers and strides in bytes; mode bits 0-1 init (0 zero, 1 C, 2 bias), bit 2 ReLU. */
+type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 /** lstm_cell(z, c, h, Hb, groups, first): byte pointers; see buildLstmCell. */
 type LstmCell = (z: number, c: number, h: number, Hb: number, groups: number, first: number) => void;
 /** gru_cell(x, hp, prev, h, Hb, groups, first): byte pointers; see buildGruCell. */
 type GruCell = (x: number, hp: number, prev: number, h: number, Hb: number, groups: number, first: number) => void;
-type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 
 const INIT_C = 1;
 const INIT_BIAS = 2;
@@ -170,10 +168,10 @@ function emitExp(f: FuncBuilder, x: number, out: number, t: number, n: number): 
   f.simd('f32x4.mul').set(out);
 }
 
-/** 1 / (1 + exp(-x)) of local `x` into `out` (scratch `e`, `t`, `n`). */
-function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number, negate = true, scale = 1): void {
+/** 1 / (1 + exp(-scale x)) of local `x` into `out` (scratch `e`, `t`, `n`). */
+function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number, scale = 1): void {
   // e = -scale x
-  f.f32const(negate ? -scale : scale).simd('f32x4.splat').get(x).simd('f32x4.mul').set(e);
+  f.f32const(-scale).simd('f32x4.splat').get(x).simd('f32x4.mul').set(e);
   emitExp(f, e, e, t, n);
   f.f32const(1).simd('f32x4.splat');
   f.f32const(1).simd('f32x4.splat').get(e).simd('f32x4.add');
@@ -182,10 +180,17 @@ function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: numbe
 
 /** tanh(x) = 2 sigmoid(2x) - 1 of local `x` into `out`. */
 function emitTanh(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number): void {
-  emitSigmoid(f, x, out, e, t, n, true, 2);
+  emitSigmoid(f, x, out, e, t, n, 2);
   f.get(out).get(out).simd('f32x4.add');
   f.f32const(1).simd('f32x4.splat');
   f.simd('f32x4.sub').set(out);
+}
+
+/** Push the vector of gate `k` (Hb bytes per gate) at byte offset local `j` of the row at local `base`. */
+function emitGateLoad(f: FuncBuilder, base: number, Hb: number, j: number, k: number): void {
+  f.get(base);
+  if (k > 0) f.get(Hb).const(k).op('i32.mul').op('i32.add');
+  f.get(j).op('i32.add').simdMem('v128.load', 0);
 }
 
 /**
@@ -204,13 +209,17 @@ function buildLstmCell(): FuncBuilder {
   f.get(groups).const(4).op('i32.shl').set(end);
   f.loop();
   {
-    f.get(z).get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitGateLoad(f, z, Hb, j, 0);
+    f.set(x);
     emitSigmoid(f, x, ig, e, t, n);
-    f.get(z).get(Hb).op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitGateLoad(f, z, Hb, j, 1);
+    f.set(x);
     emitSigmoid(f, x, fg, e, t, n);
-    f.get(z).get(Hb).const(1).op('i32.shl').op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitGateLoad(f, z, Hb, j, 2);
+    f.set(x);
     emitSigmoid(f, x, og, e, t, n);
-    f.get(z).get(Hb).const(3).op('i32.mul').op('i32.add').get(j).op('i32.add').simdMem('v128.load', 0).set(x);
+    emitGateLoad(f, z, Hb, j, 3);
+    f.set(x);
     emitTanh(f, x, g, e, t, n);
     // cc = i g (+ f c)
     f.get(ig).get(g).simd('f32x4.mul').set(cc);
@@ -237,11 +246,7 @@ function buildGruCell(): FuncBuilder {
   const j = f.local(I32);
   const end = f.local(I32);
   const [v, zg, rg, nn, hprev, e, t, n] = Array.from({ length: 8 }, () => f.local(V128));
-  const gate = (base: number, k: number) => {
-    f.get(base);
-    if (k > 0) f.get(Hb).const(k).op('i32.mul').op('i32.add');
-    f.get(j).op('i32.add').simdMem('v128.load', 0);
-  };
+  const gate = (base: number, k: number) => emitGateLoad(f, base, Hb, j, k);
   f.get(groups).op('i32.eqz').if().op('return').end();
   f.const(0).set(j);
   f.get(groups).const(4).op('i32.shl').set(end);
@@ -473,19 +478,9 @@ export class SimdForward {
   /** `M` rows of A (byte pointer, byte stride) times `w` into C. */
   private gemm(a: number, lda: number, M: number, w: Mat, c: number, ldc: number, mode: number, bias = 0): void {
     const g4 = this.gemms[4];
-    // Columns in chunks of panels whose B block (K x 8 floats each) stays in cache while every row group passes
-    // over it; one chunk when there is a single row group.
-    const panelBytes = w.K * PANEL * 4;
-    const chunk = M <= 4 ? w.panels : Math.max(1, Math.floor(CHUNK_BYTES / panelBytes));
-    for (let p0 = 0; p0 < w.panels; p0 += chunk) {
-      const np = Math.min(chunk, w.panels - p0);
-      const b = w.ptr + p0 * panelBytes;
-      const cc = c + p0 * PANEL * 4;
-      const bb = bias + p0 * PANEL * 4;
-      let r = 0;
-      for (; r + 4 <= M; r += 4) g4(a + r * lda, lda, b, w.K, np, cc + r * ldc, ldc, mode, bb);
-      if (r < M) this.gemms[M - r](a + r * lda, lda, b, w.K, np, cc + r * ldc, ldc, mode, bb);
-    }
+    let r = 0;
+    for (; r + 4 <= M; r += 4) g4(a + r * lda, lda, w.ptr, w.K, w.panels, c + r * ldc, ldc, mode, bias);
+    if (r < M) this.gemms[M - r](a + r * lda, lda, w.ptr, w.K, w.panels, c + r * ldc, ldc, mode, bias);
   }
 
   /**
