@@ -53,3 +53,4 @@ export type { CheckpointManifest, PackableArray } from './checkpoint.js';
 export { Adam, clipByGlobalNorm, softUpdate } from './optim.js';
 export type { AdamOptions, AdamForm, AdamStateKey, ClipOptions } from './optim.js';
 export { FuncBuilder, ModuleBuilder, I32, F32, V128, uleb, sleb } from './wasm-asm.js';
+export { GEMM_INIT_BIAS, GEMM_INIT_C, GEMM_PANEL, GEMM_RELU, buildGemm, packPanels, packedFloats, type Gemm } from './simd-gemm.js';

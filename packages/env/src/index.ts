@@ -9,7 +9,7 @@ export { randomPolicy, popularityPolicy } from './policies.js';
 export type { PopularityPolicyOptions } from './policies.js';
 export { obsSize, actionSize } from './util.js';
 export { CosineMatcher, TfjsCosineMatcher, createCosineMatcher, normaliseRows } from './match.js';
-export type { ItemMatcher, TfjsCosineMatcherOptions } from './match.js';
+export type { CosineMatcherOptions, ItemMatcher, MatchMetric, TfjsCosineMatcherOptions } from './match.js';
 export { SimdCosineMatcher, wasmSimdAvailable } from './match-wasm.js';
 export type { SimdCosineMatcherOptions } from './match-wasm.js';
 export {

@@ -10,9 +10,9 @@ function randomRows(rng: Rng, rows: number, dim: number): Float32Array {
 }
 
 /** Brute force: every item's f64 score (dimension order), sorted by score desc then index asc. */
-function reference(items: Float32Array, queries: Float32Array, n: number, dim: number, k: number): { idx: Int32Array; sc: Float32Array } {
-  const X = normaliseRows(items, dim);
-  const Q = normaliseRows(queries.subarray(0, n * dim), dim);
+function reference(items: Float32Array, queries: Float32Array, n: number, dim: number, k: number, metric: 'cosine' | 'dot' = 'cosine'): { idx: Int32Array; sc: Float32Array } {
+  const X = metric === 'dot' ? items : normaliseRows(items, dim);
+  const Q = metric === 'dot' ? queries.subarray(0, n * dim) : normaliseRows(queries.subarray(0, n * dim), dim);
   const N = X.length / dim;
   const idx = new Int32Array(n * k);
   const sc = new Float32Array(n * k);
@@ -32,8 +32,8 @@ function reference(items: Float32Array, queries: Float32Array, n: number, dim: n
   return { idx, sc };
 }
 
-function both(items: Float32Array, queries: Float32Array, n: number, dim: number, k: number, options = {}) {
-  const a = new CosineMatcher(items, dim);
+function both(items: Float32Array, queries: Float32Array, n: number, dim: number, k: number, options: { metric?: 'cosine' | 'dot'; marginScale?: number; threads?: number } = {}) {
+  const a = new CosineMatcher(items, dim, { metric: options.metric });
   const b = new SimdCosineMatcher(items, dim, { threads: 1, ...options });
   const oa = new Int32Array(n * k), sa = new Float32Array(n * k);
   const ob = new Int32Array(n * k), sb = new Float32Array(n * k);
@@ -112,6 +112,56 @@ describe('SimdCosineMatcher', () => {
       const bad = both(items, queries, 4, dim, k, { marginScale: 0 });
       expect(Array.from(bad.ob)).not.toEqual(Array.from(bad.oa));
     }
+  });
+
+  it('metric dot: the same indices and scores as CosineMatcher and brute force, for items and queries of any norm', () => {
+    // Hand example: items A = (10, 0), B = (1, 1), C = (0, 1); query (1, 0.2): dots 10, 1.2, 0.2 (cosine would put B first).
+    const hand = both(Float32Array.of(10, 0, 1, 1, 0, 1), Float32Array.of(1, 0.2), 1, 2, 3, { metric: 'dot' });
+    expect(Array.from(hand.ob)).toEqual([0, 1, 2]);
+    expect(Array.from(hand.sb)).toEqual([10, Math.fround(1.2), Math.fround(0.2)]);
+    const rng = new Rng(21);
+    for (const dim of [64, 7]) {
+      const items = randomRows(rng, 1200, dim);
+      for (let j = 0; j < 1200; j++) {
+        const f = 10 ** rng.uniform(-2, 2); // norms over four orders of magnitude: the long items win dot products
+        for (let d = 0; d < dim; d++) items[j * dim + d] *= f;
+      }
+      const queries = randomRows(rng, 21, dim);
+      for (let d = 0; d < dim; d++) {
+        queries[dim + d] *= 1e-20; // a tiny query and a huge one rank like any other
+        queries[2 * dim + d] *= 1e20;
+      }
+      for (const k of [1, 10, 25]) {
+        const r = both(items, queries, 21, dim, k, { metric: 'dot' });
+        expect(Array.from(r.ob)).toEqual(Array.from(r.oa));
+        expect(Array.from(r.sb)).toEqual(Array.from(r.sa));
+        const ref = reference(items, queries, 21, dim, k, 'dot');
+        expect(Array.from(r.ob)).toEqual(Array.from(ref.idx));
+        expect(Array.from(r.sb)).toEqual(Array.from(ref.sc));
+        expect(r.b.lastFallbacks).toBe(0);
+        // Not what cosine ranking gives (the norms matter).
+        expect(Array.from(r.ob)).not.toEqual(Array.from(both(items, queries, 21, dim, k).ob));
+      }
+    }
+    // Near-ties in dot products (150 items within 1e-5 of the query, one long item setting the scale): the margin
+    // is needed and sufficient here too.
+    const dim = 64;
+    const q = randomRows(rng, 1, dim);
+    const items = new Float32Array(1000 * dim);
+    for (let j = 0; j < 150; j++) for (let d = 0; d < dim; d++) items[j * dim + d] = q[d] + rng.uniform(-1e-5, 1e-5);
+    items.set(randomRows(rng, 850, dim), 150 * dim);
+    for (let d = 0; d < dim; d++) items[999 * dim + d] = -3 * q[d]; // the longest item, pointing away
+    const queries = new Float32Array(4 * dim);
+    for (let u = 0; u < 4; u++) for (let d = 0; d < dim; d++) queries[u * dim + d] = q[d] + (u === 0 ? 0 : rng.uniform(-3e-6, 3e-6));
+    for (const k of [1, 10, 20]) {
+      const ok = both(items, queries, 4, dim, k, { metric: 'dot' });
+      expect(Array.from(ok.ob)).toEqual(Array.from(ok.oa));
+      expect(Array.from(ok.ob)).toEqual(Array.from(reference(items, queries, 4, dim, k, 'dot').idx));
+      expect(ok.b.lastFallbacks).toBe(0);
+      const bad = both(items, queries, 4, dim, k, { metric: 'dot', marginScale: 0 });
+      expect(Array.from(bad.ob)).not.toEqual(Array.from(bad.oa));
+    }
+    expect(() => new SimdCosineMatcher(items, dim, { metric: 'l2' as never })).toThrow(/metric/);
   });
 
   it('the error bound holds: |int16 score - f64 score| <= M / (2 S^2) on random and extreme vectors', () => {

@@ -36,9 +36,15 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { FuncBuilder, I32, InvalidArgumentError, ModuleBuilder, NotAvailableError, TimeoutError, V128, check } from '@rec/core';
-import { CosineMatcher, checkEmbeddings, checkQuery, normaliseRows, type ItemMatcher } from './match.js';
+import { CosineMatcher, checkEmbeddings, checkMetric, checkQuery, normaliseRows, type ItemMatcher, type MatchMetric } from './match.js';
 
 export interface SimdCosineMatcherOptions {
+  /**
+   * `'cosine'` (default) or `'dot'`: rank by the plain dot product, exactly as `CosineMatcher` with the same metric.
+   * The prefilter then quantises x / max_i ||x_i|| and q / ||q|| (both of norm <= 1, so the margin proof holds as
+   * written: ranking by q.x and by that scaled product is the same for one query), and the re-rank scores q.x.
+   */
+  metric?: MatchMetric;
   /** Threads that share the work (the caller + `threads - 1` workers). Default min(2, available cores). */
   threads?: number;
   /** Queries per work unit (a multiple of 4). Default 32. */
@@ -271,7 +277,8 @@ export class SimdCosineMatcher implements ItemMatcher {
   readonly numItems: number;
   readonly dim: number;
   readonly threads: number;
-  /** L2-normalised item embeddings (shared with the exact fallback). */
+  readonly metric: MatchMetric;
+  /** The item rows exact scores use (shared with the exact fallback): L2-normalised, or as given for 'dot'. */
   readonly normalised: Float32Array;
   /** Candidates re-ranked exactly in the last `topK` call, per query (diagnostic). */
   lastCandidatesPerQuery = 0;
@@ -309,7 +316,8 @@ export class SimdCosineMatcher implements ItemMatcher {
     this.threads = threads;
     this.groupSize = G;
     this.chunkBlocks = chunk;
-    this.exact = new CosineMatcher(itemEmbeddings, dim);
+    this.metric = checkMetric(options.metric, W);
+    this.exact = new CosineMatcher(itemEmbeddings, dim, { metric: this.metric });
     this.normalised = this.exact.normalised;
     this.pairs = Math.ceil(dim / 2);
     this.nBlocks = Math.ceil(this.numItems / 16);
@@ -343,10 +351,21 @@ export class SimdCosineMatcher implements ItemMatcher {
     const m16 = new Int16Array(this.memory.buffer);
     const X = this.normalised;
     const D = this.dim;
+    // 'dot': every item scaled by 1 / the largest item norm (f64), so all quantised rows have norm <= 1.
+    let itemScale = SCALE;
+    if (this.metric === 'dot') {
+      let maxNorm = 0;
+      for (let i = 0; i < this.numItems; i++) {
+        let ss = 0;
+        for (let d = 0; d < D; d++) ss += X[i * D + d] * X[i * D + d];
+        maxNorm = Math.max(maxNorm, Math.sqrt(ss));
+      }
+      if (maxNorm > 0) itemScale = SCALE / maxNorm;
+    }
     for (let i = 0; i < this.numItems; i++) {
       const blk = i >> 4, sub = (i >> 2) & 3, lane = i & 3;
       const o = (items >> 1) + blk * 32 * P + sub * 8 * P + lane * 2;
-      for (let d = 0; d < D; d++) m16[o + (d >> 1) * 8 + (d & 1)] = Math.round(X[i * D + d] * SCALE);
+      for (let d = 0; d < D; d++) m16[o + (d >> 1) * 8 + (d & 1)] = Math.round(X[i * D + d] * itemScale);
     }
     const h = new Int32Array(this.memory.buffer, 0, 4);
     h[0] = this.numItems;
@@ -398,7 +417,9 @@ export class SimdCosineMatcher implements ItemMatcher {
     for (let u0 = 0; u0 < n; u0 += batch) {
       const nb = Math.min(batch, n - u0);
       const nbPad = Math.ceil(nb / ROWS) * ROWS;
-      const Q = normaliseRows(queries.subarray(u0 * D, (u0 + nb) * D), D);
+      // Exact scores use Q: the normalised queries (cosine) or the queries as given (dot, quantised as q / ||q||).
+      const dot = this.metric === 'dot';
+      const Q = dot ? queries.subarray(u0 * D, (u0 + nb) * D) : normaliseRows(queries.subarray(u0 * D, (u0 + nb) * D), D);
       const bad = new Uint8Array(nb);
       // Quantise the queries (zero pad queries up to a multiple of ROWS) and reset their states.
       // (Plain loops: TypedArray fill on shared memory goes through a slow runtime call.)
@@ -406,10 +427,16 @@ export class SimdCosineMatcher implements ItemMatcher {
       for (let u = 0; u < nb; u++) {
         const o = (qBase >> 1) + u * 2 * P;
         let finite = 0;
+        let qScale = SCALE;
+        if (dot) {
+          let ss = 0;
+          for (let d = 0; d < D; d++) ss += Q[u * D + d] * Q[u * D + d];
+          if (ss > 0) qScale = SCALE / Math.sqrt(ss);
+        }
         for (let d = 0; d < D; d++) {
           const v = Q[u * D + d];
           finite += v - v; // NaN once any component is NaN or infinite
-          m16[o + d] = Math.round(v * SCALE);
+          m16[o + d] = Math.round(v * qScale);
         }
         if (finite !== 0) bad[u] = 1;
         if (D & 1) m16[o + D] = 0;

@@ -16,7 +16,8 @@ export interface ItemMatcher {
   readonly dim: number;
   /**
    * Top-`k` items for each of `n` queries (`queries` `[n * dim]`, row-major), best first, into `out` `[n * k]`;
-   * `scores` (optional, `[n * k]`) gets their cosine similarities.
+   * `scores` (optional, `[n * k]`) gets their scores (cosine similarities; dot products for a `metric: 'dot'`
+   * matcher).
    */
   topK(queries: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void;
 }
@@ -45,6 +46,12 @@ export function checkEmbeddings(e: Float32Array, dim: number, where: string): nu
     });
   }
   return e.length / dim;
+}
+
+/** @internal Validates a metric option (default 'cosine'). */
+export function checkMetric(metric: MatchMetric | undefined, where: string): MatchMetric {
+  check(metric === undefined || metric === 'cosine' || metric === 'dot', `${where}(options.metric)`, "'cosine' or 'dot'", metric);
+  return metric ?? 'cosine';
 }
 
 /** @internal Validates a `topK` call. */
@@ -123,17 +130,30 @@ export function dotBlock(Q: Float32Array, qOff: number, m: number, X: Float32Arr
   }
 }
 
-/** Exact cosine top-k in plain typed-array loops (see the module comment). */
+/** What the exact matchers rank by. */
+export type MatchMetric = 'cosine' | 'dot';
+
+export interface CosineMatcherOptions {
+  /**
+   * `'cosine'` (default): cosine similarity. `'dot'`: the plain dot product of query and item (maximum inner
+   * product, e.g. a factorisation model's user-item scores), items and queries used as given.
+   */
+  metric?: MatchMetric;
+}
+
+/** Exact cosine (or dot-product) top-k in plain typed-array loops (see the module comment). */
 export class CosineMatcher implements ItemMatcher {
   readonly numItems: number;
   readonly dim: number;
-  /** L2-normalised item embeddings `[numItems * dim]`. */
+  readonly metric: MatchMetric;
+  /** The item rows scores are computed with, `[numItems * dim]`: L2-normalised ('cosine') or as given ('dot'). */
   readonly normalised: Float32Array;
 
-  constructor(itemEmbeddings: Float32Array, dim = 64) {
+  constructor(itemEmbeddings: Float32Array, dim = 64, options: CosineMatcherOptions = {}) {
     this.numItems = checkEmbeddings(itemEmbeddings, dim, 'CosineMatcher');
     this.dim = dim;
-    this.normalised = normaliseRows(itemEmbeddings, dim);
+    this.metric = checkMetric(options.metric, 'CosineMatcher');
+    this.normalised = this.metric === 'dot' ? itemEmbeddings.slice() : normaliseRows(itemEmbeddings, dim);
   }
 
   topK(queries: Float32Array, n: number, k: number, out: Int32Array, scores?: Float32Array): void {
@@ -141,7 +161,7 @@ export class CosineMatcher implements ItemMatcher {
     const D = this.dim;
     const N = this.numItems;
     const X = this.normalised;
-    const Q = normaliseRows(queries.subarray(0, n * D), D);
+    const Q = this.metric === 'dot' ? queries.subarray(0, n * D) : normaliseRows(queries.subarray(0, n * D), D);
     // Items in blocks of 512 so the 4 score rows stay in cache; queries in groups of 4.
     const IB = 512;
     const S = new Float64Array(4 * IB);

@@ -7,133 +7,23 @@
  * the ~150 small ops of the paper network: dispatch, tensor bookkeeping, wasm calls) is most of the time. Here a
  * forward is direct calls into a few kernels (matrix products, one cell call per user and step), nothing allocated.
  *
- * The kernel, built at run time with @rec/core's ModuleBuilder, is `C = init + A B` for 1 to 4 rows of A at a time,
- * over B pre-packed in panels of 8 columns (panel p holds the K x 8 block of columns 8p .. 8p+7, rows contiguous,
- * zero-padded), so each step of the K loop is two 16-byte loads of B, one broadcast of A per row and two
- * multiply-adds per row into 2 x R vector accumulators. `init` is zero, C itself (to add h U to the projected
- * input in place) or a bias row, with an optional ReLU on the way out. Every activation row is padded to a
- * multiple of 8 floats so panels never straddle rows.
+ * The matrix products are @rec/core's wasm SIMD kernel (simd-gemm.ts: `C = init + A B` over B packed in panels of
+ * 8 columns, 1 to 4 rows of A per call, optional bias and ReLU; `init = C` adds h U to the projected input in
+ * place). Every activation row is padded to a multiple of 8 floats so panels never straddle rows.
  *
  * Supported: LSTM and GRU cells, any depth, bidirectional, the item-id input, the ReLU MLP, dense and embedding
  * heads, dueling. Not supported (`SimdForward.unsupported` says so and callers stay on tfjs): self-attention.
  */
-import { FuncBuilder, I32, ModuleBuilder, NotAvailableError, V128 } from '@rec/core';
+import { FuncBuilder, GEMM_INIT_BIAS as INIT_BIAS, GEMM_INIT_C as INIT_C, GEMM_PANEL as PANEL, GEMM_RELU as RELU, I32, ModuleBuilder, NotAvailableError, V128, buildGemm, packPanels, type Gemm } from '@rec/core';
 import type { NetworkConfig } from './network.js';
 import { networkParamShapes } from './network.js';
 
-const PANEL = 8;
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-/** gemm_R(a, lda, b, K, panels, c, ldc, mode, bias): pointers and strides in bytes; mode bits 0-1 init (0 zero, 1 C, 2 bias), bit 2 ReLU. */
-type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 /** lstm_cell(z, c, h, Hb, groups, first): byte pointers; see buildLstmCell. */
 type LstmCell = (z: number, c: number, h: number, Hb: number, groups: number, first: number) => void;
 /** gru_cell(x, hp, prev, h, Hb, groups, first): byte pointers; see buildGruCell. */
 type GruCell = (x: number, hp: number, prev: number, h: number, Hb: number, groups: number, first: number) => void;
-
-const INIT_C = 1;
-const INIT_BIAS = 2;
-const RELU = 4;
-
-function buildGemm(R: number): FuncBuilder {
-  const [a, lda, b, K, panels, c, ldc, mode, bias] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
-  const p = f.local(I32);
-  const off = f.local(I32); // byte offset of the current panel in C and bias
-  const kk = f.local(I32); // byte offset along a row of A
-  const kEnd = f.local(I32);
-  const kEnd4 = f.local(I32); // bytes of the K steps done four at a time
-  const aptr = Array.from({ length: R }, () => f.local(I32));
-  const bp = f.local(I32);
-  const arow = Array.from({ length: R }, () => f.local(I32));
-  const crow = Array.from({ length: R }, () => f.local(I32));
-  const acc = Array.from({ length: R }, () => [f.local(V128), f.local(V128)]);
-  const b0 = f.local(V128);
-  const b1 = f.local(V128);
-  const s = f.local(V128);
-  const zero = f.local(V128);
-  f.const(0).simd('i32x4.splat').set(zero);
-  f.get(a).set(arow[0]);
-  f.get(c).set(crow[0]);
-  for (let r = 1; r < R; r++) {
-    f.get(arow[r - 1]).get(lda).op('i32.add').set(arow[r]);
-    f.get(crow[r - 1]).get(ldc).op('i32.add').set(crow[r]);
-  }
-  f.get(K).const(2).op('i32.shl').set(kEnd);
-  f.get(K).const(-4).op('i32.and').const(2).op('i32.shl').set(kEnd4);
-  f.get(b).set(bp);
-  f.const(0).set(p);
-  f.const(0).set(off);
-  f.block();
-  f.get(panels).op('i32.eqz').brIf(0);
-  f.loop();
-  {
-    // Accumulators start at the bias, at C, or at zero.
-    f.get(mode).const(3).op('i32.and').const(INIT_BIAS).op('i32.eq').if();
-    for (let r = 0; r < R; r++) {
-      f.get(bias).get(off).op('i32.add').simdMem('v128.load', 0).set(acc[r][0]);
-      f.get(bias).get(off).op('i32.add').simdMem('v128.load', 16).set(acc[r][1]);
-    }
-    f.op('else');
-    f.get(mode).const(3).op('i32.and').const(INIT_C).op('i32.eq').if();
-    for (let r = 0; r < R; r++) {
-      f.get(crow[r]).get(off).op('i32.add').simdMem('v128.load', 0).set(acc[r][0]);
-      f.get(crow[r]).get(off).op('i32.add').simdMem('v128.load', 16).set(acc[r][1]);
-    }
-    f.op('else');
-    for (let r = 0; r < R; r++) f.get(zero).set(acc[r][0]).get(zero).set(acc[r][1]);
-    f.end();
-    f.end();
-    // K loop, four steps per iteration (immediate offsets instead of address arithmetic), then the 0-3 left.
-    const step = (u: number, rowAddr: (r: number) => void) => {
-      f.get(bp).simdMem('v128.load', 32 * u).set(b0);
-      f.get(bp).simdMem('v128.load', 32 * u + 16).set(b1);
-      for (let r = 0; r < R; r++) {
-        f.get(acc[r][0]);
-        rowAddr(r);
-        f.simdMem('v128.load32_splat', 4 * u).tee(s).get(b0).simd('f32x4.mul').simd('f32x4.add').set(acc[r][0]);
-        f.get(acc[r][1]).get(s).get(b1).simd('f32x4.mul').simd('f32x4.add').set(acc[r][1]);
-      }
-    };
-    f.const(0).set(kk);
-    f.block();
-    f.get(kEnd4).op('i32.eqz').brIf(0);
-    f.loop();
-    {
-      for (let r = 0; r < R; r++) f.get(arow[r]).get(kk).op('i32.add').set(aptr[r]);
-      for (let u = 0; u < 4; u++) step(u, (r) => f.get(aptr[r]));
-      f.get(bp).const(128).op('i32.add').set(bp);
-      f.get(kk).const(16).op('i32.add').tee(kk).get(kEnd4).op('i32.lt_u').brIf(0);
-    }
-    f.end();
-    f.end();
-    f.block();
-    f.get(kk).get(kEnd).op('i32.ge_u').brIf(0);
-    f.loop();
-    {
-      step(0, (r) => f.get(arow[r]).get(kk).op('i32.add'));
-      f.get(bp).const(32).op('i32.add').set(bp);
-      f.get(kk).const(4).op('i32.add').tee(kk).get(kEnd).op('i32.lt_u').brIf(0);
-    }
-    f.end();
-    f.end();
-    f.get(mode).const(RELU).op('i32.and').if();
-    for (let r = 0; r < R; r++) {
-      f.get(zero).get(acc[r][0]).simd('f32x4.pmax').set(acc[r][0]);
-      f.get(zero).get(acc[r][1]).simd('f32x4.pmax').set(acc[r][1]);
-    }
-    f.end();
-    for (let r = 0; r < R; r++) {
-      f.get(crow[r]).get(off).op('i32.add').get(acc[r][0]).simdMem('v128.store', 0);
-      f.get(crow[r]).get(off).op('i32.add').get(acc[r][1]).simdMem('v128.store', 16);
-    }
-    f.get(off).const(32).op('i32.add').set(off);
-    f.get(p).const(1).op('i32.add').tee(p).get(panels).op('i32.lt_u').brIf(0);
-  }
-  f.end();
-  f.end();
-  return f;
-}
 
 /**
  * exp(x) on the vector in local `x` into local `out`: x clamped to [-87.3, 88.3], x = n ln2 + r with |r| <= ln2/2
@@ -463,15 +353,7 @@ export class SimdForward {
     this.lstmCell = inst.lstm_cell as unknown as LstmCell;
     this.gruCell = inst.gru_cell as unknown as GruCell;
     this.f32 = new Float32Array(memory.buffer);
-    for (const [m, w] of mats) {
-      // Panel p, row k: columns 8p .. 8p+7 of row k.
-      const base = m.ptr / 4;
-      for (let p = 0; p < m.panels; p++) {
-        const c0 = p * PANEL;
-        const width = Math.min(PANEL, m.N - c0);
-        for (let k = 0; k < m.K; k++) this.f32.set(w.subarray(k * m.N + c0, k * m.N + c0 + width), base + (p * m.K + k) * PANEL);
-      }
-    }
+    for (const [m, w] of mats) packPanels(this.f32, m.ptr / 4, w, m.K, m.N);
     for (const [at, v] of vecs) this.f32.set(v, at);
   }
 

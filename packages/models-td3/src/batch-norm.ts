@@ -52,6 +52,21 @@ export class BatchNorm {
     return tf.add(tf.mul(x, scale), shift) as tf.Tensor2D;
   }
 
+  /** The evaluation-mode transform `x * scale + shift`, read out of the variables (as `apply` computes it, in f32). */
+  evalAffine(): { scale: Float32Array; shift: Float32Array } {
+    const gamma = this.gamma.dataSync();
+    const beta = this.beta.dataSync();
+    const mean = this.runningMean.dataSync();
+    const variance = this.runningVar.dataSync();
+    const scale = new Float32Array(this.features);
+    const shift = new Float32Array(this.features);
+    for (let i = 0; i < this.features; i++) {
+      scale[i] = gamma[i] / Math.sqrt(Math.fround(variance[i] + this.options.epsilon));
+      shift[i] = beta[i] - Math.fround(mean[i] * scale[i]);
+    }
+    return { scale, shift };
+  }
+
   get trainable(): tf.Variable[] {
     return [this.gamma, this.beta];
   }

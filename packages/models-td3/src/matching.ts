@@ -1,16 +1,15 @@
 /**
- * From a 64-d action (a "virtual item") to real items: exact cosine top-k against L2-normalised item embeddings
- * (@rec/env's `SimdCosineMatcher`, the belief simulator's own kernel: wasm SIMD, exact, ties to the lower index),
- * merged with a pre-trained model's list (user-item embedding dot products: one tfjs matMul per chunk of users,
- * then `topk`) into distinct items.
+ * From a 64-d action (a "virtual item") to real items: exact cosine top-k against L2-normalised item embeddings,
+ * merged with a pre-trained model's list (user-item embedding dot products) into distinct items. Both lists come
+ * from @rec/env's `SimdCosineMatcher`, the belief simulator's own kernel (wasm SIMD int16 prefilter + exact re-rank
+ * on worker threads; ties to the lower index): once with the cosine metric, once with the dot-product metric.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import { check, ShapeError } from '@rec/core';
 import { SimdCosineMatcher } from '@rec/env';
 
 export interface ItemMatcherOptions {
-  /** Users per matMul chunk of the pre-trained list (bounds the `[chunk, numItems]` score matrix). Default 1,024. */
-  chunk?: number;
+  /** Threads of each of the two matchers (the caller + workers). Default min(2, available cores). */
+  threads?: number;
 }
 
 export interface MergedLists {
@@ -25,11 +24,10 @@ export interface MergedLists {
 export class ItemMatcher {
   readonly numItems: number;
   readonly dim: number;
-  private readonly chunk: number;
   /** The exact cosine matcher of the actions (shared with the belief simulator's implementation). */
   private readonly cosine: SimdCosineMatcher;
-  /** Raw embeddings, transposed, for the pre-trained list's dot-product scores. */
-  private readonly rawT: tf.Tensor2D;
+  /** The exact dot-product matcher of the pre-trained list. */
+  private readonly dot: SimdCosineMatcher;
 
   /** `itemEmbeddings` is `[numItems * dim]`, row-major. */
   constructor(itemEmbeddings: Float32Array, dim: number, options: ItemMatcherOptions = {}) {
@@ -43,44 +41,28 @@ export class ItemMatcher {
     }
     this.dim = dim;
     this.numItems = itemEmbeddings.length / dim;
-    this.chunk = options.chunk ?? 1024;
-    this.cosine = new SimdCosineMatcher(itemEmbeddings, dim);
-    this.rawT = tf.tidy(() => tf.transpose(tf.tensor2d(itemEmbeddings, [this.numItems, dim])) as tf.Tensor2D);
+    this.cosine = new SimdCosineMatcher(itemEmbeddings, dim, { threads: options.threads });
+    this.dot = new SimdCosineMatcher(itemEmbeddings, dim, { threads: options.threads, metric: 'dot' });
   }
 
-  private checkVectors(vectors: Float32Array, batch: number, k: number): void {
-    check(Number.isInteger(k) && k > 0 && k <= this.numItems, 'ItemMatcher.topK(k)', `an integer in [1, ${this.numItems}]`, k);
+  private run(m: SimdCosineMatcher, vectors: Float32Array, batch: number, k: number, where: string): Int32Array {
+    check(Number.isInteger(k) && k > 0 && k <= this.numItems, `${where}(k)`, `an integer in [1, ${this.numItems}]`, k);
     if (vectors.length !== batch * this.dim) {
-      throw new ShapeError('vectors do not match the batch', { where: 'ItemMatcher', expected: `${batch} x ${this.dim} = ${batch * this.dim} numbers`, got: vectors.length });
+      throw new ShapeError('vectors do not match the batch', { where, expected: `${batch} x ${this.dim} = ${batch * this.dim} numbers`, got: vectors.length });
     }
-  }
-
-  private topK(vectors: Float32Array, batch: number, k: number, table: tf.Tensor2D): Int32Array {
-    this.checkVectors(vectors, batch, k);
     const out = new Int32Array(batch * k);
-    for (let start = 0; start < batch; start += this.chunk) {
-      const rows = Math.min(this.chunk, batch - start);
-      const idx = tf.tidy(() => {
-        const v = tf.tensor2d(vectors.subarray(start * this.dim, (start + rows) * this.dim), [rows, this.dim]);
-        return tf.topk(tf.matMul(v, table), k, true).indices;
-      });
-      out.set(idx.dataSync() as Int32Array, start * k);
-      idx.dispose();
-    }
+    m.topK(vectors, batch, k, out);
     return out;
   }
 
   /** The `k` items most cosine-similar to each action: `actions [batch * dim]` -> `[batch * k]`, best first. */
   match(actions: Float32Array, batch: number, k: number): Int32Array {
-    this.checkVectors(actions, batch, k);
-    const out = new Int32Array(batch * k);
-    this.cosine.topK(actions, batch, k, out);
-    return out;
+    return this.run(this.cosine, actions, batch, k, 'ItemMatcher.match');
   }
 
   /** The pre-trained list: top `k` items by user-item embedding dot product, `[batch * k]`. */
   pretrained(userEmbeddings: Float32Array, batch: number, k: number): Int32Array {
-    return this.topK(userEmbeddings, batch, k, this.rawT);
+    return this.run(this.dot, userEmbeddings, batch, k, 'ItemMatcher.pretrained');
   }
 
   /**
@@ -115,6 +97,6 @@ export class ItemMatcher {
 
   dispose(): void {
     this.cosine.dispose();
-    this.rawT.dispose();
+    this.dot.dispose();
   }
 }

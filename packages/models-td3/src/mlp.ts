@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InvalidArgumentError, softUpdate, type Rng } from '@rec/core';
 import { addBias, BatchNorm, type BatchNormOptions } from './batch-norm.js';
+import { foldBatchNorm, type DenseLayer } from './simd-mlp.js';
 
 export interface MlpOptions {
   input: number;
@@ -92,6 +93,17 @@ export class Mlp {
     const out = addBias(tf.matMul(h, last.w as tf.Tensor2D), last.b);
     if (outputActivation === 'tanh') return tf.mul(tf.tanh(out), outputScale);
     return out;
+  }
+
+  /**
+   * The evaluation-mode network as plain dense layers, batch normalisation folded into the weights (for SimdMlp;
+   * the output activation is not included).
+   */
+  denseLayers(): DenseLayer[] {
+    const { input, hidden, output } = this.options;
+    const layers = this.layers.map((l) => ({ w: l.w.dataSync() as Float32Array, b: l.b.dataSync() as Float32Array }));
+    const norms = hidden.map((_, i) => (this.norms[i] ? this.norms[i].evalAffine() : null));
+    return foldBatchNorm(layers, [input, ...hidden, output], norms, this.inputNorm ? this.inputNorm.evalAffine() : null);
   }
 
   /** Variables the optimiser updates. */

@@ -14,6 +14,7 @@ import {
   InvalidArgumentError,
   loadCheckpoint,
   ModelFormatError,
+  NotAvailableError,
   packArrays,
   ReplayBuffer,
   replaceDirAtomic,
@@ -32,6 +33,7 @@ import type { RecEnv } from '@rec/env';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Mlp } from './mlp.js';
+import { SimdMlp, simdMlpAvailable } from './simd-mlp.js';
 import type { ItemMatcher, MergedLists } from './matching.js';
 import { evaluateAgent, learnTd3, type EpisodeStats, type LearnOptions } from './train.js';
 
@@ -88,6 +90,16 @@ export interface Td3Config {
   replayCapacity: number;
   /** Users per actor forward pass (the design's batches of 4,000). */
   inferenceBatch: number;
+  /**
+   * Which forward pass computes the actor's actions in `act` and `recommend` (training always runs on tfjs).
+   * `'wasm-simd'`: SimdMlp (simd-mlp.ts: wasm SIMD kernels on `inferenceThreads` threads, batch normalisation folded
+   * into the weights) on a copy of the actor's weights, refreshed whenever they change; `'tfjs'`: the tfjs graph on
+   * the active backend; `'auto'` (default): the engine when the tfjs backend is `cpu` or `wasm` (a GPU backend keeps
+   * its own forward), else tfjs.
+   */
+  inference: 'auto' | 'tfjs' | 'wasm-simd';
+  /** Threads of the wasm-simd engine (the caller + workers); 0 = min(2, available cores). */
+  inferenceThreads: number;
   // --- training controller (train.ts) ---
   /** Episodes to train. */
   episodes: number;
@@ -130,6 +142,8 @@ export const TD3_DEFAULTS: Readonly<Td3Config> = Object.freeze({
   rewardScale: 1,
   replayCapacity: 300_000,
   inferenceBatch: 4_000,
+  inference: 'auto',
+  inferenceThreads: 0,
   episodes: 10,
   rounds: 20,
   warmup: 100_000,
@@ -155,6 +169,8 @@ export function resolveTd3Config(partial: Partial<Td3Config> = {}): Td3Config {
     check(c[key].length > 0 && c[key].every((h) => Number.isInteger(h) && h > 0), `Td3Config.${key}`, 'a non-empty list of positive integers', c[key]);
   }
   check(Number.isFinite(c.seed), 'Td3Config.seed', 'a finite number', c.seed);
+  check(['auto', 'tfjs', 'wasm-simd'].includes(c.inference), 'Td3Config.inference', "'auto', 'tfjs' or 'wasm-simd'", c.inference);
+  check(Number.isInteger(c.inferenceThreads) && c.inferenceThreads >= 0 && c.inferenceThreads <= 16, 'Td3Config.inferenceThreads', 'an integer in [0, 16] (0 = min(2, cores))', c.inferenceThreads);
   return c;
 }
 
@@ -224,6 +240,11 @@ export class Td3Agent {
   /** Episodes completed by the training controller. */
   episodesDone = 0;
   private disposed = false;
+  /** The actor's SIMD engine and the variable data ids its weights were copied from (a changed id = stale weights). */
+  private engine: SimdMlp | null = null;
+  private engineIds: object[] = [];
+  /** 'auto' only: false once the engine could not be built here. */
+  private engineFailed = false;
 
   constructor(config: Partial<Td3Config> = {}) {
     const c = resolveTd3Config(config);
@@ -370,18 +391,63 @@ export class Td3Agent {
     if (!Number.isInteger(batch) || batch === 0) {
       throw new ShapeError('observations do not split into states', { where: 'Td3Agent.act(obs)', expected: `a non-empty multiple of stateDim ${c.stateDim}`, got: obs.length });
     }
-    const out = new Float32Array(batch * c.actionDim);
-    for (let start = 0; start < batch; start += c.inferenceBatch) {
-      const rows = Math.min(c.inferenceBatch, batch - start);
-      const a = tf.tidy(() => this.actor.apply(tf.tensor2d(obs.subarray(start * c.stateDim, (start + rows) * c.stateDim), [rows, c.stateDim]), false));
-      out.set(a.dataSync() as Float32Array, start * c.actionDim);
-      a.dispose();
+    const engine = this.actorEngine();
+    let out: Float32Array;
+    if (engine) {
+      out = engine.forward(obs);
+      for (let i = 0; i < out.length; i++) out[i] = Math.tanh(out[i]) * c.maxAction;
+    } else {
+      out = new Float32Array(batch * c.actionDim);
+      for (let start = 0; start < batch; start += c.inferenceBatch) {
+        const rows = Math.min(c.inferenceBatch, batch - start);
+        const a = tf.tidy(() => this.actor.apply(tf.tensor2d(obs.subarray(start * c.stateDim, (start + rows) * c.stateDim), [rows, c.stateDim]), false));
+        out.set(a.dataSync() as Float32Array, start * c.actionDim);
+        a.dispose();
+      }
     }
     if (options.explore && c.explorationNoise > 0) {
       const std = c.explorationNoise * c.maxAction;
       for (let i = 0; i < out.length; i++) out[i] = Math.max(-c.maxAction, Math.min(c.maxAction, out[i] + this.rng.explore.normal(0, std)));
     }
     return out;
+  }
+
+  /** The forward pass `act` uses now: `'wasm-simd'` or `'tfjs'` (see `config.inference`). */
+  get inferenceEngine(): 'tfjs' | 'wasm-simd' {
+    return this.useEngine() ? 'wasm-simd' : 'tfjs';
+  }
+
+  private useEngine(): boolean {
+    const mode = this.config.inference;
+    if (mode === 'tfjs') return false;
+    if (mode === 'wasm-simd') {
+      if (!simdMlpAvailable()) throw new NotAvailableError('the wasm-simd inference engine cannot run here', { where: 'Td3Agent.inference', expected: 'a runtime with wasm SIMD and shared memory', got: 'validation failed', hint: "Use inference: 'auto' or 'tfjs'." });
+      return true;
+    }
+    // auto: the backend is checked on every call (it can change after construction, e.g. setBackend('webgpu')).
+    const backend = tf.getBackend();
+    return (backend === 'cpu' || backend === 'wasm') && !this.engineFailed && simdMlpAvailable();
+  }
+
+  /** The actor's engine with current weights, or null when acting runs on tfjs. */
+  private actorEngine(): SimdMlp | null {
+    if (!this.useEngine()) return null;
+    const ids = this.actor.named().map(([, v]) => (v as unknown as { dataId: object }).dataId);
+    if (this.engine && ids.length === this.engineIds.length && ids.every((id, i) => id === this.engineIds[i])) return this.engine;
+    try {
+      const layers = this.actor.denseLayers();
+      if (this.engine) this.engine.setWeights(layers);
+      else this.engine = new SimdMlp(layers, { threads: this.config.inferenceThreads || undefined, maxBatch: this.config.inferenceBatch });
+    } catch (e) {
+      // 'auto' falls back for good (e.g. the wasm memory cannot be reserved); an explicit 'wasm-simd' says why.
+      if (this.config.inference === 'wasm-simd') throw e;
+      this.engineFailed = true;
+      this.engine?.dispose();
+      this.engine = null;
+      return null;
+    }
+    this.engineIds = ids;
+    return this.engine;
   }
 
   /** Uniform random actions in [-maxAction, maxAction] (the warm-up policy), `[batch * actionDim]`. */
@@ -572,6 +638,8 @@ export class Td3Agent {
     if (this.disposed) return;
     this.disposed = true;
     for (const [, mlp] of this.networks()) mlp.dispose();
+    this.engine?.dispose();
+    this.engine = null;
     this.actorOpt.dispose();
     this.criticOpt.dispose();
   }
