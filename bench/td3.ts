@@ -5,7 +5,8 @@
  *  2. One full round of 50,000 users of the belief simulator with 10,000 items: actor inference in batches of 4,000
  *     (agent) and the environment step (matching the actions to items by cosine, the pre-trained list, acceptance,
  *     belief update, reward); users per second and the agent/environment split, with the environment's tfjs matcher
- *     and its typed-array matcher. Also our own recommend() (actor + ItemMatcher + merge) over the same users.
+ *     and its wasm SIMD matcher (the default). The actor alone on the SIMD engine (act's default on cpu/wasm) and on the tfjs
+ *     graph, side by side. Also our own recommend() (actor + ItemMatcher + merge) over the same users, and its parts.
  *
  * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--no-torch] [--update-only]
  * Environment: REC_PYTHON (interpreter with torch), REC_WASM_THREADS.
@@ -150,6 +151,27 @@ if (!args.includes('--update-only')) {
     console.log(`  observations: ${ms(observeMs)}`);
     (envMatcher as { dispose?: () => void } | undefined)?.dispose?.();
   }
+  // The actor alone over all users, on the engine `act` uses by default and on the tfjs graph, same weights.
+  {
+    const sim = new UserBeliefSim(data, { populationBatch, seed: 1 });
+    const obs = sim.observe(Int32Array.from({ length: numUsers }, (_, i) => i));
+    const tfjsAgent = createTd3({ actorHidden: hidden, criticHidden: hidden, replayCapacity: 10, inferenceBatch: populationBatch, seed: 1, inference: 'tfjs' });
+    const timeAct = (a: typeof agent) => {
+      a.act(obs.subarray(0, 64 * 69));
+      const t = performance.now();
+      const out = a.act(obs);
+      return { out, ms: performance.now() - t };
+    };
+    const fast = timeAct(agent);
+    const slow = timeAct(tfjsAgent);
+    let diff = 0;
+    for (let i = 0; i < fast.out.length; i++) diff = Math.max(diff, Math.abs(fast.out[i] - slow.out[i]));
+    const macs = numUsers * [69, ...hidden, 64].reduce((s, d, i, dims) => (i ? s + dims[i - 1] * d : 0), 0);
+    console.log(`\nactor inference, ${numUsers.toLocaleString()} users (${(macs / 1e9).toFixed(1)} G multiply-adds):`);
+    console.log(`  ${agent.inferenceEngine} engine (${agent.config.inferenceThreads || 'default'} threads): ${ms(fast.ms)} (${(macs / fast.ms / 1e6).toFixed(1)} G/s)`);
+    console.log(`  tfjs ${tf.getBackend()} graph: ${ms(slow.ms)} (${(macs / slow.ms / 1e6).toFixed(1)} G/s); engine ${(slow.ms / fast.ms).toFixed(2)}x faster; max |difference| ${diff.toExponential(2)}`);
+    tfjsAgent.dispose();
+  }
   // Our own serving path on the same users: actor + cosine top-10 + pre-trained top-20 + merge to 20 distinct items.
   const matcher = new ItemMatcher(data.itemEmbeddings, 64);
   const sim = new UserBeliefSim(data, { populationBatch, seed: 1 });
@@ -161,7 +183,22 @@ if (!args.includes('--update-only')) {
     agent.recommend(obs, matcher);
     recommendMs += performance.now() - t;
   }
-  console.log(`\n@rec/models-td3 recommend() for all users (actor + ItemMatcher cosine top-10 + pre-trained merge to 20): ${ms(recommendMs)} = ${(numUsers / (recommendMs / 1000)).toFixed(0)} users/s`);
+  console.log(`\n@rec/models-td3 recommend() for all users (actor + ItemMatcher cosine top-10 + pre-trained dot-product top-20, merged to 20): ${ms(recommendMs)} = ${(numUsers / (recommendMs / 1000)).toFixed(0)} users/s`);
+  {
+    const obs = sim.observe(Int32Array.from({ length: numUsers }, (_, i) => i));
+    const users = new Float32Array(numUsers * 64);
+    for (let u = 0; u < numUsers; u++) users.set(obs.subarray(u * 69 + 5, (u + 1) * 69), u * 64);
+    let t = performance.now();
+    const actions = agent.act(obs);
+    const actMs = performance.now() - t;
+    t = performance.now();
+    matcher.match(actions, numUsers, 10);
+    const matchMs = performance.now() - t;
+    t = performance.now();
+    matcher.pretrained(users, numUsers, 20);
+    const preMs = performance.now() - t;
+    console.log(`  its parts, timed alone: actor ${ms(actMs)}, cosine top-10 ${ms(matchMs)}, dot-product top-20 ${ms(preMs)}`);
+  }
   matcher.dispose();
   agent.dispose();
   console.log(`tensors alive after disposing: ${tf.memory().numTensors}`);
