@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import { initBackend, Rng } from '@rec/core';
+import { initBackend, Rng, ShapeError } from '@rec/core';
 import { networkParamShapes, paperNetwork, qValues, variantNetwork, type NetworkConfig } from './network.js';
 import { createVariables, disposeVariables, readVariables } from './params.js';
 import { SimdForward, simdForwardAvailable } from './simd-forward.js';
@@ -93,6 +93,7 @@ describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) agai
     const params = readVariables(vars);
     params['mlp.1'] = params['mlp.1'].subarray(1);
     expect(() => new SimdForward(c, params)).toThrow(/mlp\.1/);
+    expect(() => new SimdForward(c, params)).toThrow(ShapeError);
     disposeVariables(vars);
   });
 

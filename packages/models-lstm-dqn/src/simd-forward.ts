@@ -14,7 +14,7 @@
  * Supported: LSTM and GRU cells, any depth, bidirectional, the item-id input, the ReLU MLP, dense and embedding
  * heads, dueling. Not supported (`SimdForward.unsupported` says so and callers stay on tfjs): self-attention.
  */
-import { FuncBuilder, GEMM_INIT_BIAS as INIT_BIAS, GEMM_INIT_C as INIT_C, GEMM_PANEL as PANEL, GEMM_RELU as RELU, I32, ModuleBuilder, NotAvailableError, V128, buildGemm, packPanels, type Gemm } from '@rec/core';
+import { FuncBuilder, GEMM_INIT_BIAS as INIT_BIAS, GEMM_INIT_C as INIT_C, GEMM_PANEL as PANEL, GEMM_RELU as RELU, I32, ModuleBuilder, NotAvailableError, ShapeError, V128, buildGemm, packPanels, type Gemm } from '@rec/core';
 import type { NetworkConfig } from './network.js';
 import { networkParamShapes } from './network.js';
 
@@ -272,7 +272,7 @@ export class SimdForward {
     for (const [name, shape] of Object.entries(shapes)) {
       const size = shape.reduce((x, y) => x * y, 1);
       if (!params[name] || params[name].length !== size) {
-        throw new NotAvailableError('parameter missing or wrong size', { where: `SimdForward (${name})`, expected: `${size} values of shape [${shape.join(', ')}]`, got: params[name] ? `${params[name].length} values` : 'nothing' });
+        throw new ShapeError('parameter missing or wrong size', { where: `SimdForward (${name})`, expected: `${size} values of shape [${shape.join(', ')}]`, got: params[name] ? `${params[name].length} values` : 'nothing' });
       }
     }
     this.config = config;
