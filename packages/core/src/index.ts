@@ -31,6 +31,7 @@ export {
   patchWasmOneHot,
   patchWebgpuAddN,
   isSoftwareAdapter,
+  wasmThreadCount,
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
