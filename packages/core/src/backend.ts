@@ -37,7 +37,8 @@ export interface InitBackendOptions {
   /** Ignore `REC_BACKEND` even when set. */
   ignoreEnv?: boolean;
   /**
-   * Threads for the wasm backend's kernels (XNNPACK). Default: `REC_WASM_THREADS`, else 1. In Node, 2 or more
+   * Threads for the wasm backend's kernels (XNNPACK). Default: `REC_WASM_THREADS`, else tfjs's own choice (1 in
+   * Node, the cores in a cross-origin isolated page). In Node, 2 or more
    * starts tfjs's threaded build through the bridge described at `patchNodeForWasmThreads` (tfjs itself keeps
    * Node single-threaded); in a browser it is honoured where the page is cross-origin isolated. Threads pay off
    * for training-size matrices (about 1.8x on a 512 x 512 matMul with 2 threads here) and cost latency on tiny
@@ -311,7 +312,7 @@ export function patchWebgpuAddN(): boolean {
   return true;
 }
 
-/** What `initBackend('wasm')` got: the package and the thread count XNNPACK runs on. */
+/** The thread count XNNPACK runs on, as the last successful `initBackend('wasm')` got it. */
 let wasmThreadsInUse = 0;
 /** Threads the active wasm backend runs its kernels on (1 single-threaded, 0 when the wasm backend is not active). */
 export function wasmThreadCount(): number {
@@ -332,6 +333,7 @@ export function wasmThreadCount(): number {
  *    2-core machine would get 1 thread: `os.cpus()` reports `2 * threads` entries while the pool is created.
  * The workers are `unref`'d once the pool runs, so they never keep the process alive.
  */
+type Worker = import('node:worker_threads').Worker;
 function patchNodeForWasmThreads(threads: number): () => Worker[] {
   if (!req) throw new Error('wasm threads need Node');
   const wt = req('node:worker_threads') as typeof import('node:worker_threads');
@@ -373,7 +375,6 @@ function patchNodeForWasmThreads(threads: number): () => Worker[] {
     return started;
   };
 }
-type Worker = import('node:worker_threads').Worker;
 
 async function tryWasm(threads?: number): Promise<string> {
   let wasm: { setWasmPaths?: (p: string | Record<string, string>) => void; setThreadsCount?: (n: number) => void } = {};
@@ -405,17 +406,17 @@ async function tryWasm(threads?: number): Promise<string> {
       });
     }
   }
-  const want = threads !== undefined && Number.isFinite(threads) ? Math.max(1, Math.floor(threads)) : 1;
+  // `threads` is validated by initBackend; left undefined, tfjs keeps its own default.
   let restore: (() => Worker[]) | undefined;
   let threadNote = '';
-  if (want > 1 && isNode && wasm.setThreadsCount) {
+  if (threads !== undefined && threads > 1 && isNode && wasm.setThreadsCount) {
     try {
-      restore = patchNodeForWasmThreads(want);
+      restore = patchNodeForWasmThreads(threads);
     } catch (e) {
       threadNote = `; threads not available (${errorText(e)}), single-threaded`;
     }
   }
-  if (wasm.setThreadsCount) wasm.setThreadsCount(want);
+  if (threads !== undefined && wasm.setThreadsCount) wasm.setThreadsCount(threads);
   let ok: boolean;
   try {
     ok = await tf.setBackend('wasm');
@@ -458,9 +459,14 @@ export async function initBackend(
 ): Promise<BackendInfo> {
   const env = isNode && !options.ignoreEnv ? process.env.REC_BACKEND : undefined;
   const order = parseBackendPreference(env && env.trim() ? env : preference);
-  const wasmThreads = options.wasmThreads ?? envThreads();
+  const fromEnv = options.wasmThreads === undefined && isNode ? process.env.REC_WASM_THREADS?.trim() : undefined;
+  const wasmThreads = options.wasmThreads ?? (fromEnv ? Number(fromEnv) : undefined);
   if (wasmThreads !== undefined && (!Number.isInteger(wasmThreads) || wasmThreads < 1 || wasmThreads > 64)) {
-    throw new InvalidArgumentError('bad wasmThreads', { where: 'initBackend(options)', expected: 'an integer from 1 to 64', got: String(wasmThreads) });
+    throw new InvalidArgumentError(fromEnv ? 'bad REC_WASM_THREADS' : 'bad wasmThreads', {
+      where: fromEnv ? 'initBackend (environment)' : 'initBackend(options)',
+      expected: 'an integer from 1 to 64',
+      got: fromEnv ?? String(wasmThreads),
+    });
   }
   const attempts: BackendAttempt[] = [];
   for (const name of order) {
@@ -486,16 +492,6 @@ export async function initBackend(
     got: attempts.map((a) => `${a.name}: ${a.detail}`).join(' | '),
     hint: 'Install @tensorflow/tfjs-backend-wasm (fast, portable) or @tensorflow/tfjs-backend-cpu.',
   });
-}
-
-function envThreads(): number | undefined {
-  const raw = isNode ? process.env.REC_WASM_THREADS : undefined;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1 || n > 64) {
-    throw new InvalidArgumentError('bad REC_WASM_THREADS', { where: 'initBackend', expected: 'an integer from 1 to 64', got: raw });
-  }
-  return n;
 }
 
 /** One line for logs: `backend wasm (@tensorflow/tfjs-backend-wasm); skipped tensorflow: ..., webgpu: ...`. */
