@@ -7,6 +7,7 @@ import { expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { Rng } from './rng.js';
+import { columnSum } from './column-sum.js';
 import { TOLERANCE, closeness, describeBackends } from './testing/index.js';
 
 const webgpuVersion = (() => {
@@ -250,6 +251,21 @@ describeBackends('batch-norm-like ops', (ctx) => {
         return tf.sum(tf.mul(yy, tf.sin(xx)));
       })([x, scale, offset]);
       return [mean, variance, y, ...grads];
+    }, TOLERANCE.gradient);
+  });
+});
+
+describeBackends('columnSum (bias and batch-norm reductions)', (ctx) => {
+  it('sums and scaled means of odd and aligned shapes, and the gradient through them, match cpu', async () => {
+    await ctx.compareWithCpu(() => {
+      const out: tf.Tensor[] = [];
+      for (const [rows, cols] of [[1, 1], [7, 3], [33, 17], [64, 64], [5, 130]] as const) {
+        const x = t2(`cs-${rows}-${cols}`, rows, cols);
+        out.push(columnSum(x), columnSum(x, 1 / rows));
+        const w = t2(`cs-w-${cols}`, 1, cols);
+        out.push(tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(columnSum(xx as tf.Tensor2D, 0.5), w)))(x));
+      }
+      return out;
     }, TOLERANCE.gradient);
   });
 });

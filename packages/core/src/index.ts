@@ -35,6 +35,7 @@ export {
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
+export { columnSum, COLUMN_SUM_KERNEL } from './column-sum.js';
 export { RunLogger } from './logger.js';
 export type { RunLoggerOptions, Progress } from './logger.js';
 export { writeFileAtomic, writeFileAtomicSync, writeJsonAtomic, replaceDirAtomic, sha256, sha256File } from './atomic.js';

@@ -84,6 +84,8 @@ const OPS = {
   'i32.or': 0x72,
   'i32.shl': 0x74,
   'i32.shr_u': 0x76,
+  'f32.add': 0x92,
+  'f32.mul': 0x94,
 } as const;
 type Op = keyof typeof OPS;
 
@@ -123,6 +125,17 @@ export class FuncBuilder {
   }
   store(offset = 0): this {
     this.code.push(0x36, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+  /** `f32.load` / `f32.store` with a static byte offset. */
+  loadF32(offset = 0): this {
+    this.code.push(0x2a, 2);
+    uleb(offset, this.code);
+    return this;
+  }
+  storeF32(offset = 0): this {
+    this.code.push(0x38, 2);
     uleb(offset, this.code);
     return this;
   }
@@ -207,8 +220,13 @@ function name(s: string): number[] {
 export class ModuleBuilder {
   private readonly funcs: { name?: string; f: FuncBuilder }[] = [];
 
-  /** @param memory pages (64 KiB) of the imported memory; `shared` needs `maximum` (threads proposal). */
-  constructor(private readonly memory: { initial: number; maximum: number; shared: boolean }) {}
+  /**
+   * @param memory pages (64 KiB) of the imported memory; `shared` needs `maximum` (threads proposal). Without a
+   * `maximum`, any unshared memory of at least `initial` pages can be imported (one that grows, like Emscripten's).
+   */
+  constructor(private readonly memory: { initial: number; maximum?: number; shared: boolean }) {
+    if (memory.shared && memory.maximum === undefined) throw new Error('ModuleBuilder: a shared memory import needs a maximum');
+  }
 
   /** Adds a function; returns its index (for `call`). Exported under `exportName` if given. */
   addFunction(f: FuncBuilder, exportName?: string): number {
@@ -220,7 +238,8 @@ export class ModuleBuilder {
     const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
     section(1, vec(this.funcs.map(({ f }) => [0x60, ...vec(f.params.map((t) => [t])), ...vec(f.results.map((t) => [t]))])), out);
     const m = this.memory;
-    section(2, vec([[...name('e'), ...name('m'), 0x02, m.shared ? 0x03 : 0x01, ...uleb(m.initial), ...uleb(m.maximum)]]), out);
+    const limits = m.maximum === undefined ? [0x00, ...uleb(m.initial)] : [m.shared ? 0x03 : 0x01, ...uleb(m.initial), ...uleb(m.maximum)];
+    section(2, vec([[...name('e'), ...name('m'), 0x02, ...limits]]), out);
     section(3, vec(this.funcs.map((_, i) => uleb(i))), out);
     section(7, vec(this.funcs.flatMap(({ name: n }, i) => (n ? [[...name(n), 0x00, ...uleb(i)]] : []))), out);
     const bodies = this.funcs.map(({ f }) => {

@@ -8,16 +8,18 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 const dist = join(here, '..', 'dist', 'index.js');
 const script = `
-const { initBackend, wasmThreadCount } = await import(${JSON.stringify('file://' + dist)});
+const { columnSum, initBackend, wasmThreadCount } = await import(${JSON.stringify('file://' + dist)});
 const tf = await import('@tensorflow/tfjs-core');
 const info = await initBackend('wasm', { wasmThreads: Number(process.argv[1]), ignoreEnv: true });
 const a = tf.tensor2d(Array.from({ length: 300 * 200 }, (_, i) => Math.sin(i)), [300, 200]);
 const b = tf.tensor2d(Array.from({ length: 200 * 100 }, (_, i) => Math.cos(i)), [200, 100]);
 const c = tf.matMul(a, b).dataSync();
-console.log(JSON.stringify({ provider: info.provider, threads: wasmThreadCount(), c: Array.from(c) }));
+// columnSum's own kernel on tfjs's heap: a shared memory in the threaded build, a plain one otherwise.
+const s = columnSum(a, 0.5).dataSync();
+console.log(JSON.stringify({ provider: info.provider, threads: wasmThreadCount(), c: Array.from(c), s: Array.from(s) }));
 `;
 
-function run(threads: number): { provider: string; threads: number; c: number[] } {
+function run(threads: number): { provider: string; threads: number; c: number[]; s: number[] } {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script, String(threads)], { cwd: here, encoding: 'utf8', timeout: 60_000 });
   expect(r.status, `child exited with ${r.status} (${r.signal ?? 'no signal'}): ${r.stderr}`).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -32,6 +34,11 @@ describe('wasm threads in Node', () => {
     expect(two.provider).toContain('2 threads');
     expect(two.c.length).toBe(300 * 100);
     expect(two.c).toEqual(one.c);
+    expect(two.s.length).toBe(200);
+    expect(two.s).toEqual(one.s);
+    let s0 = 0;
+    for (let r = 0; r < 300; r++) s0 += Math.fround(Math.sin(r * 200));
+    expect(Math.abs(one.s[0] - 0.5 * s0)).toBeLessThan(1e-4);
   }, 120_000);
 
   it('refuses a bad thread count', async () => {

@@ -5,6 +5,7 @@
  * The running statistics are non-trainable variables that checkpoints save next to the weights.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { columnSum } from '@rec/core';
 
 export interface BatchNormOptions {
   /** Weight of the old running statistic per update (0.9 = PyTorch's momentum 0.1). */
@@ -80,36 +81,30 @@ export class BatchNorm {
   }
 }
 
-/** Column sums of `x [n, f]` as `[f]`, by a matMul with a row of ones (16x faster than `tf.sum(x, 0)` on wasm). */
-export function columnSum(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.reshape(tf.matMul(tf.ones([1, x.shape[0]]), x), [x.shape[1]]) as tf.Tensor1D;
-}
-
 /**
  * Training-mode batch norm with a hand-written gradient. Returns `y` and the batch `mean`/`variance` `[f]`; the last
- * two are kept out of any enclosing tidy and must be disposed by the caller.: every reduction over the batch is a matMul (tfjs's own
- * gradients of the broadcasting ops reduce over axis 0, which dominates the TD3 update on wasm otherwise).
+ * two are kept out of any enclosing tidy and must be disposed by the caller. Every reduction over the batch is
+ * @rec/core's `columnSum` (tfjs's own gradients of the broadcasting ops reduce over axis 0, which dominates the
+ * TD3 update on wasm otherwise).
  * With xhat = (x - mean) * inv, inv = 1 / sqrt(var + eps) and g = dy * gamma (per column, n rows):
  *   dbeta = sum(dy), dgamma = sum(dy * xhat), dx = inv / n * (n g - sum(g) - xhat * sum(g * xhat)).
  * Checked against tfjs's automatic gradient of the plain formula in td3.test.ts.
  */
 export function batchNormTrain(x: tf.Tensor2D, gamma: tf.Tensor1D | tf.Variable, beta: tf.Tensor1D | tf.Variable, epsilon: number): { y: tf.Tensor2D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
   const n = x.shape[0];
-  const f = x.shape[1];
   let mean!: tf.Tensor1D;
   let variance!: tf.Tensor1D;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [xi, g, b] = args as tf.Tensor[];
     const save = args[3] as tf.GradSaveFunc;
-    const avg = tf.fill([1, n], 1 / n);
-    const mu = tf.matMul(avg, xi as tf.Tensor2D);
+    const mu = columnSum(xi as tf.Tensor2D, 1 / n);
     const centred = tf.sub(xi, mu);
-    const v = tf.matMul(avg, tf.square(centred) as tf.Tensor2D);
+    const v = columnSum(tf.square(centred) as tf.Tensor2D, 1 / n);
     const inv = tf.rsqrt(tf.add(v, epsilon));
     const xhat = tf.mul(centred, inv);
     // Kept past the custom op's scope (which frees everything but its value); the caller disposes them.
-    mean = tf.keep(tf.reshape(mu, [f]));
-    variance = tf.keep(tf.reshape(v, [f]));
+    mean = tf.keep(mu);
+    variance = tf.keep(v);
     save([xhat, inv, g]);
     return {
       value: tf.add(tf.mul(xhat, g), b),
@@ -117,8 +112,8 @@ export function batchNormTrain(x: tf.Tensor2D, gamma: tf.Tensor1D | tf.Variable,
         const d = dy as tf.Tensor2D;
         const [sx, sinv, sg] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
         const gx = tf.mul(d, sg) as tf.Tensor2D;
-        const sumG = tf.matMul(tf.ones([1, n]), gx);
-        const sumGX = tf.matMul(tf.ones([1, n]), tf.mul(gx, sx) as tf.Tensor2D);
+        const sumG = columnSum(gx);
+        const sumGX = columnSum(tf.mul(gx, sx) as tf.Tensor2D);
         const dx = tf.mul(tf.sub(tf.sub(tf.mul(gx, n), sumG), tf.mul(sx, sumGX)), tf.div(sinv, n));
         return [dx, columnSum(tf.mul(d, sx) as tf.Tensor2D), columnSum(d)];
       },
