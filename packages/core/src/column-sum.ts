@@ -10,7 +10,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from './errors.js';
-import { F32, FuncBuilder, I32, ModuleBuilder, V128 } from './wasm-asm.js';
+import { F32, FuncBuilder, I32, V128 } from './wasm-asm.js';
+import { heapModule, heapOffset, type WasmHeapBackend } from './wasm-heap.js';
 
 /** The tfjs kernel name (registered for the wasm backend). */
 export const COLUMN_SUM_KERNEL = 'RecColumnSum';
@@ -79,53 +80,17 @@ function buildColumnSum(): FuncBuilder {
   return fn;
 }
 
-let moduleBytes: Uint8Array<ArrayBuffer> | null = null;
-let simdSupport: boolean | undefined;
-const instances = new WeakMap<WebAssembly.Memory, ColumnSumFn | null>();
-
-function encode(shared: boolean): Uint8Array<ArrayBuffer> {
-  const mod = new ModuleBuilder(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1, shared: false });
-  mod.addFunction(buildColumnSum(), 'colsum');
-  return mod.encode();
-}
-
-/** The kernel instantiated on `memory` (tfjs's wasm heap), or null where this runtime cannot run it. */
-function kernelOn(memory: WebAssembly.Memory): ColumnSumFn | null {
-  let k = instances.get(memory);
-  if (k !== undefined) return k;
-  k = null;
-  try {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
-    if (simdSupport === undefined) simdSupport = WebAssembly.validate(encode(false));
-    if (simdSupport) {
-      const bytes = shared ? encode(true) : (moduleBytes ??= encode(false));
-      k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { e: { m: memory } }).exports.colsum as ColumnSumFn;
-    }
-  } catch {
-    k = null;
-  }
-  instances.set(memory, k);
-  return k;
-}
-
-/** The parts of tfjs-backend-wasm's BackendWasm the kernel uses (not in tfjs-core's public types). */
-interface WasmBackendLike {
-  wasm: { wasmMemory?: WebAssembly.Memory; asm?: { memory?: WebAssembly.Memory } };
-  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
-}
+const kernel = heapModule<{ colsum: ColumnSumFn }>(() => ({ colsum: buildColumnSum() }));
 
 function columnSumWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }): tf.TensorInfo {
   const x = args.inputs.x as tf.TensorInfo;
-  const backend = args.backend as WasmBackendLike;
+  const backend = args.backend as WasmHeapBackend;
   const scale = Number((args.attrs as { scale?: number } | undefined)?.scale ?? 1);
   const [n, f] = x.shape;
   const out = backend.makeOutput([f], 'float32');
-  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
-  const k = memory instanceof WebAssembly.Memory ? kernelOn(memory) : null;
+  const k = kernel.get(backend);
   if (k) {
-    k(backend.dataIdMap.get(x.dataId).memoryOffset, n, f, backend.dataIdMap.get(out.dataId).memoryOffset, scale);
+    k.colsum(heapOffset(backend, x), n, f, heapOffset(backend, out), scale);
   } else {
     // No SIMD here: the same sums in JS on tfjs's heap (still one pass, no repacking).
     const xs = backend.typedArrayFromHeap(x);

@@ -5,14 +5,17 @@
  *
  * It then replaces the BatchMatMul gradient: tfjs-core's version calls matMul with transpose flags, which is
  * 10-30x slower on wasm (XNNPACK is used only without flags) and hits a wrong-result bug of
- * tfjs-backend-webgpu 4.22 (SplitK program with transposeB). Ours transposes explicitly, then multiplies plainly.
+ * tfjs-backend-webgpu 4.22 (SplitK program with transposeB). Ours transposes explicitly (a matrix by `transpose2d`,
+ * our SIMD kernel on wasm), then multiplies plainly.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { transpose2d } from './transpose.js';
 
 type T = tf.Tensor;
 
 function swapLast2(x: T): T {
+  if (x.rank === 2) return transpose2d(x as tf.Tensor2D);
   const r = x.rank;
   const perm = Array.from({ length: r }, (_, i) => i);
   perm[r - 1] = r - 2;

@@ -36,6 +36,7 @@ export {
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
 export { columnSum, COLUMN_SUM_KERNEL } from './column-sum.js';
+export { transpose2d, TRANSPOSE_2D_KERNEL } from './transpose.js';
 export { RunLogger } from './logger.js';
 export type { RunLoggerOptions, Progress } from './logger.js';
 export { writeFileAtomic, writeFileAtomicSync, writeJsonAtomic, replaceDirAtomic, sha256, sha256File } from './atomic.js';

@@ -111,6 +111,13 @@ export class FuncBuilder {
     uleb(SIMD_OPS[name], this.code);
     return this;
   }
+  /** `i8x16.shuffle` of the two vectors on the stack; `floatLanes` picks 4 f32 lanes (0-3: first, 4-7: second). */
+  shuffleF32(floatLanes: [number, number, number, number]): this {
+    this.code.push(0xfd);
+    uleb(0x0d, this.code);
+    for (const l of floatLanes) for (let b = 0; b < 4; b++) this.code.push(4 * l + b);
+    return this;
+  }
   /** A SIMD memory access with a static byte offset (alignment hint = the access width). */
   simdMem(name: 'v128.load' | 'v128.store' | 'v128.load32_splat', offset: number): this {
     this.simd(name);
