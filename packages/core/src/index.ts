@@ -37,6 +37,8 @@ export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, Tfjs
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
 export { columnSum, COLUMN_SUM_KERNEL } from './column-sum.js';
 export { transpose2d, TRANSPOSE_2D_KERNEL } from './transpose.js';
+export { heapModule, heapOffset } from './wasm-heap.js';
+export type { WasmHeapBackend } from './wasm-heap.js';
 export { RunLogger } from './logger.js';
 export type { RunLoggerOptions, Progress } from './logger.js';
 export { writeFileAtomic, writeFileAtomicSync, writeJsonAtomic, replaceDirAtomic, sha256, sha256File } from './atomic.js';

@@ -3,7 +3,8 @@
  * between layers. Two choices keep the op count low (what decides speed on wasm and cpu):
  * - the input projection of all time steps is one big matMul `[T*B, in] x [in, G*H]` per layer and direction;
  * - each step does one fused matMul `[B, H] x [H, G*H]` for all gates, then one sigmoid over all gates (tanh is
- *   computed as 2 sigmoid(2x) - 1, much faster on wasm).
+ *   computed as 2 sigmoid(2x) - 1, much faster on wasm); on wasm an LSTM step's gate arithmetic is instead one
+ *   fused SIMD kernel each way (lstm-cell.ts).
  * LSTM gate layout in our kernels is [i, f, o, g] (Keras uses [i, f, g, o]; `fromKerasLstm` reorders).
  * GRU follows the "reset after" form used by PyTorch and Keras 2 (gates [z, r, n]):
  *   z = s(x Wz + bz + h Uz + cz), r = s(x Wr + br + h Ur + cr), n = tanh(x Wn + bn + r * (h Un + cn)),
@@ -11,6 +12,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { ParamShapes, ParamTensors } from './params.js';
+import { fusedLstmCell, fusedLstmCellAvailable } from './lstm-cell.js';
 
 export type CellType = 'lstm' | 'gru';
 
@@ -75,11 +77,16 @@ function runDirection(cell: CellType, xProj: tf.Tensor[], U: tf.Tensor2D, recurr
   const outs: tf.Tensor2D[] = new Array(T);
   let h: tf.Tensor2D | null = null;
   let c: tf.Tensor2D | null = null;
-  // LSTM: one sigmoid over all four gates, the candidate block pre-scaled by 2 so g = 2 s_g - 1 = tanh(z_g).
-  const gateScale = cell === 'lstm' ? tf.concat([tf.ones([3 * H]), tf.fill([H], 2)]) : null;
+  // On wasm: the fused cell kernels (lstm-cell.ts), one call per step each way.
+  const fused = cell === 'lstm' && fusedLstmCellAvailable(H);
+  // Otherwise one sigmoid over all four gates, the candidate block pre-scaled by 2 so g = 2 s_g - 1 = tanh(z_g).
+  const gateScale = cell === 'lstm' && !fused ? tf.concat([tf.ones([3 * H]), tf.fill([H], 2)]) : null;
   for (let s = 0; s < T; s++) {
     const t = reverse ? T - 1 - s : s;
-    if (cell === 'lstm') {
+    if (fused) {
+      const z = (h ? tf.add(xProj[t], tf.matMul(h, U)) : xProj[t]) as tf.Tensor2D;
+      [h, c] = fusedLstmCell(z, c ?? (tf.zeros([B, H]) as tf.Tensor2D));
+    } else if (cell === 'lstm') {
       // h = 0 at the first step, so its recurrent matMul is skipped.
       const z = h ? tf.add(xProj[t], tf.matMul(h, U)) : xProj[t];
       const [i, f, o, g2] = tf.split(tf.sigmoid(tf.mul(z, gateScale!)), 4, 1) as tf.Tensor2D[];

@@ -30,7 +30,7 @@ type GruCell = (x: number, hp: number, prev: number, h: number, Hb: number, grou
  * (ln2 split in two for an exact n ln2), e^r by its degree-6 Taylor polynomial (relative error < 2e-7), times 2^n
  * built in the exponent bits. `t` and `n` are scratch vector locals.
  */
-function emitExp(f: FuncBuilder, x: number, out: number, t: number, n: number): void {
+export function emitExp(f: FuncBuilder, x: number, out: number, t: number, n: number): void {
   const splat = (v: number) => f.f32const(v).simd('f32x4.splat');
   f.get(x);
   splat(88.3);
@@ -59,7 +59,7 @@ function emitExp(f: FuncBuilder, x: number, out: number, t: number, n: number): 
 }
 
 /** 1 / (1 + exp(-scale x)) of local `x` into `out` (scratch `e`, `t`, `n`). */
-function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number, scale = 1): void {
+export function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number, scale = 1): void {
   // e = -scale x
   f.f32const(-scale).simd('f32x4.splat').get(x).simd('f32x4.mul').set(e);
   emitExp(f, e, e, t, n);
@@ -69,7 +69,7 @@ function emitSigmoid(f: FuncBuilder, x: number, out: number, e: number, t: numbe
 }
 
 /** tanh(x) = 2 sigmoid(2x) - 1 of local `x` into `out`. */
-function emitTanh(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number): void {
+export function emitTanh(f: FuncBuilder, x: number, out: number, e: number, t: number, n: number): void {
   emitSigmoid(f, x, out, e, t, n, 2);
   f.get(out).get(out).simd('f32x4.add');
   f.f32const(1).simd('f32x4.splat');
@@ -77,7 +77,7 @@ function emitTanh(f: FuncBuilder, x: number, out: number, e: number, t: number, 
 }
 
 /** Push the vector of gate `k` (Hb bytes per gate) at byte offset local `j` of the row at local `base`. */
-function emitGateLoad(f: FuncBuilder, base: number, Hb: number, j: number, k: number): void {
+export function emitGateLoad(f: FuncBuilder, base: number, Hb: number, j: number, k: number): void {
   f.get(base);
   if (k > 0) f.get(Hb).const(k).op('i32.mul').op('i32.add');
   f.get(j).op('i32.add').simdMem('v128.load', 0);
