@@ -23,7 +23,7 @@ if (!process.env.TSX_TSCONFIG_PATH) {
 }
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, Rng } = await import('@rec/core');
-const { CatalogueScorer, LstmDqn, countParameters, networkParamShapes, readVariables, writeVariables } = await import('@rec/models-lstm-dqn');
+const { CatalogueScorer, ENGINE_MAX_BATCH_ON_WASM, LstmDqn, countParameters, networkParamShapes, readVariables, writeVariables } = await import('@rec/models-lstm-dqn');
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(`--${name}`);
@@ -99,6 +99,19 @@ async function main() {
     alt.replay.setState(agent.replay.getState());
     ours.train_step_allsteps_ms = timeMs(() => alt.trainStep(), reps);
     alt.dispose();
+    // And with the op-by-op LSTM cell instead of the fused wasm kernels (lstm-cell.ts), timed in alternation with
+    // the default so that the machine's drift hits both alike.
+    const ops = new LstmDqn({ numActions: items, network: { cellKernel: 'ops' }, batchSize: 64, bufferSize: 2048, learningStarts: 64, seed: 0 });
+    ops.replay.setState(agent.replay.getState());
+    const fusedT: number[] = [];
+    const opsT: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      fusedT.push(timeMs(() => agent.trainStep(), Math.max(1, reps >> 2), 1));
+      opsT.push(timeMs(() => ops.trainStep(), Math.max(1, reps >> 2), 1));
+    }
+    ours.train_step_fused_ms = median(fusedT);
+    ours.train_step_opscell_ms = median(opsT);
+    ops.dispose();
   }
   const one = rng.fillNormal(new Float32Array(S)) as Float32Array;
   const many = rng.fillNormal(new Float32Array(users * S)) as Float32Array;
@@ -107,17 +120,22 @@ async function main() {
   ours.forward_top20_256users_ms = timeMs(() => agent.recommendBatch(many, 20, { historyLengths: hist }), reps);
   const engine = agent.inferenceEngine;
   {
-    // Side by side: the same weights scored by the tfjs graph instead of the SIMD engine.
+    // Side by side: the same weights scored by each engine, forced ('auto' picks per batch size).
     const viaTfjs = new LstmDqn({ numActions: items, network: 'paper', seed: 0, inference: 'tfjs' });
+    const viaSimd = new LstmDqn({ numActions: items, network: 'paper', seed: 0, inference: 'wasm-simd' });
     writeVariables(viaTfjs.online, readVariables(agent.online));
+    writeVariables(viaSimd.online, readVariables(agent.online));
     ours.tfjs_1user_ms = timeMs(() => viaTfjs.recommend(one, 20, { historyLength: 10 }), reps * 5);
+    ours.simd_1user_ms = timeMs(() => viaSimd.recommend(one, 20, { historyLength: 10 }), reps * 5);
     ours.tfjs_256users_ms = timeMs(() => viaTfjs.recommendBatch(many, 20, { historyLengths: hist }), reps);
-    const a = agent.recommendBatch(many, 20, { historyLengths: hist }).items;
+    ours.simd_256users_ms = timeMs(() => viaSimd.recommendBatch(many, 20, { historyLengths: hist }), reps);
+    const a = viaSimd.recommendBatch(many, 20, { historyLengths: hist }).items;
     const b = viaTfjs.recommendBatch(many, 20, { historyLengths: hist }).items;
     let same = 0;
     for (let i = 0; i < a.length; i++) same += a[i] === b[i] ? 1 : 0;
     ours.same_items_frac = same / a.length;
     viaTfjs.dispose();
+    viaSimd.dispose();
   }
   agent.dispose();
 
@@ -139,10 +157,11 @@ async function main() {
     [`top-20 over ${catalogue.toLocaleString()} items (embedding head), 1 user`, 'catalogue_top20_1user_ms', 50],
   ];
   console.log(`(lever) train step with one all-steps input projection + split instead of per-step projections: ${ours.train_step_allsteps_ms.toFixed(2)} ms`);
+  console.log(`(lever) train step, fused LSTM cell kernels (default) vs the op-by-op cell, alternated: ${ours.train_step_fused_ms.toFixed(2)} vs ${ours.train_step_opscell_ms.toFixed(2)} ms`);
   console.log(
-    `inference engine: ${engine} | 1 user ${ours.forward_top20_1user_ms.toFixed(2)} ms vs tfjs graph ${ours.tfjs_1user_ms.toFixed(2)} ms (${(ours.tfjs_1user_ms / ours.forward_top20_1user_ms).toFixed(1)}x) | ${users} users ${ours.forward_top20_256users_ms.toFixed(1)} ms vs ${ours.tfjs_256users_ms.toFixed(1)} ms (${(ours.tfjs_256users_ms / ours.forward_top20_256users_ms).toFixed(1)}x) | same top-20 items ${(100 * ours.same_items_frac).toFixed(1)}%`,
+    `inference engines, forced, side by side: 1 user wasm-simd ${ours.simd_1user_ms.toFixed(2)} ms vs tfjs graph ${ours.tfjs_1user_ms.toFixed(2)} ms | ${users} users ${ours.simd_256users_ms.toFixed(1)} vs ${ours.tfjs_256users_ms.toFixed(1)} ms | 'auto' uses wasm-simd below ${ENGINE_MAX_BATCH_ON_WASM} users on wasm | same top-20 items ${(100 * ours.same_items_frac).toFixed(1)}%`,
   );
-  console.log(`\n| work | ours ms (tfjs ${info.name}; inference: ${engine}) | PyTorch CPU ms | ratio (ours / torch) | target |`);
+  console.log(`\n| work | ours ms (tfjs ${info.name}; inference: auto, ${engine} for 1 user) | PyTorch CPU ms | ratio (ours / torch) | target |`);
   console.log('|---|---|---|---|---|');
   for (const [label, key, target] of rows) {
     const t = typeof torch === 'string' ? undefined : torch[key];

@@ -34,6 +34,13 @@ import type { Policy, RecEnv } from '@rec/env';
 import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues, variantNetwork, validateNetwork, type NetworkConfig } from './network.js';
 import { countParameters, createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
 import { SimdForward } from './simd-forward.js';
+
+/**
+ * Under `inference: 'auto'` on the wasm backend, batches of this many users or more are scored by the tfjs graph:
+ * measured side by side here (paper network, 10k items, 1 thread), the engine wins below 16 users (1 user: 0.7 vs
+ * 3.0 ms), they tie at 16 and tfjs wins above (256 users: 141 vs 188 ms).
+ */
+export const ENGINE_MAX_BATCH_ON_WASM = 16;
 import { StreamingTopK } from './topk.js';
 import { ItemVocab, itemIdsToVocab } from './vocab.js';
 
@@ -362,16 +369,19 @@ export class LstmDqn {
   /** Q-values `[n * numActions]` for `n` states (evaluation mode: no dropout). */
   qValues(states: Float32Array): Float32Array {
     const n = this.checkStates(states, 'LstmDqn.qValues(states)');
-    const engine = this.inferenceForward();
+    const engine = this.inferenceForward(n);
     return engine ? engine.qValues(this.networkStates(states)) : this.tfjsQValues(states, n);
   }
 
-  /** The forward pass that serves evaluation-mode scoring: `'wasm-simd'` or `'tfjs'` (see `config.inference`). */
+  /**
+   * The forward pass that serves evaluation-mode scoring of one user: `'wasm-simd'` or `'tfjs'` (see
+   * `config.inference`; under 'auto' on wasm, batches of ENGINE_MAX_BATCH_ON_WASM users or more go to tfjs).
+   */
   get inferenceEngine(): 'tfjs' | 'wasm-simd' {
-    return this.useEngine() ? 'wasm-simd' : 'tfjs';
+    return this.useEngine(1) ? 'wasm-simd' : 'tfjs';
   }
 
-  private useEngine(): boolean {
+  private useEngine(rows: number): boolean {
     const mode = this.config.inference;
     if (mode === 'tfjs') return false;
     const net = this.config.network;
@@ -385,13 +395,15 @@ export class LstmDqn {
     // whether the network and runtime suit the engine is decided once.
     const backend = tf.getBackend();
     if (backend !== 'cpu' && backend !== 'wasm') return false;
+    // On wasm, XNNPACK's matMuls outrun the engine's once a batch pays for tfjs's per-op cost.
+    if (backend === 'wasm' && rows >= ENGINE_MAX_BATCH_ON_WASM) return false;
     this.engineChoice ??= SimdForward.unsupported(net) === null && countParameters(networkParamShapes(net)) * 4 < 512 * 2 ** 20;
     return this.engineChoice;
   }
 
   /** The engine with current weights, or null when scoring runs on tfjs. */
-  private inferenceForward(): SimdForward | null {
-    if (!this.useEngine()) return null;
+  private inferenceForward(rows: number): SimdForward | null {
+    if (!this.useEngine(rows)) return null;
     const ids = Object.values(this.online).map((v) => (v as unknown as { dataId: object }).dataId);
     if (!this.engine || ids.length !== this.engineIds.length || ids.some((id, i) => id !== this.engineIds[i])) {
       try {

@@ -29,6 +29,11 @@ export interface NetworkConfig {
   rnnDropout: number;
   /** How recurrent inputs are projected (see RecurrentSpec.inputProjection); same numbers, different speed. */
   inputProjection: 'allSteps' | 'perStep';
+  /**
+   * `fused` (default): on the wasm backend an LSTM step's gate arithmetic is one SIMD kernel each way (lstm-cell.ts);
+   * `ops`: the op-by-op cell on every backend. Same numbers to float rounding, different speed.
+   */
+  cellKernel?: 'fused' | 'ops';
   /** Self-attention heads over the recurrent outputs (0 = none: use the last step). */
   attentionHeads: number;
   /** Hidden sizes of the ReLU MLP after the recurrent part. */
@@ -117,7 +122,7 @@ export function validateNetwork(c: NetworkConfig, where = 'NetworkConfig'): void
 function recurrentSpec(c: NetworkConfig): RecurrentSpec {
   const itemDim = c.itemInputDim ?? 0;
   const inputSize = itemDim > 0 ? c.featureDim - 1 + itemDim : c.featureDim;
-  return { cell: c.cell, inputSize, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout, inputProjection: c.inputProjection };
+  return { cell: c.cell, inputSize, hiddenSize: c.hidden, numLayers: c.layers, bidirectional: c.bidirectional, dropout: c.rnnDropout, inputProjection: c.inputProjection, cellKernel: c.cellKernel };
 }
 
 /** Parameters that `zeroInitHead` starts at zero. */

@@ -30,6 +30,8 @@ export interface RecurrentSpec {
    * is no faster than T small ones and SplitV/Concat copies cost more than they save). Same numbers either way.
    */
   inputProjection?: 'allSteps' | 'perStep';
+  /** `fused` (default): the fused LSTM cell kernels where they run (wasm); `ops`: the op-by-op cell. */
+  cellKernel?: 'fused' | 'ops';
 }
 
 function gates(cell: CellType): number {
@@ -71,14 +73,14 @@ function tanh(x: tf.Tensor): tf.Tensor {
 }
 
 /** Run one direction of one layer over the per-step projected inputs `xProj` (each `[B, G*H]`). */
-function runDirection(cell: CellType, xProj: tf.Tensor[], U: tf.Tensor2D, recurrentBias: tf.Tensor | null, H: number, reverse: boolean): tf.Tensor2D[] {
+function runDirection(cell: CellType, xProj: tf.Tensor[], U: tf.Tensor2D, recurrentBias: tf.Tensor | null, H: number, reverse: boolean, allowFused: boolean): tf.Tensor2D[] {
   const T = xProj.length;
   const B = xProj[0].shape[0];
   const outs: tf.Tensor2D[] = new Array(T);
   let h: tf.Tensor2D | null = null;
   let c: tf.Tensor2D | null = null;
   // On wasm: the fused cell kernels (lstm-cell.ts), one call per step each way.
-  const fused = cell === 'lstm' && fusedLstmCellAvailable(H);
+  const fused = cell === 'lstm' && allowFused && fusedLstmCellAvailable(H);
   // Otherwise one sigmoid over all four gates, the candidate block pre-scaled by 2 so g = 2 s_g - 1 = tanh(z_g).
   const gateScale = cell === 'lstm' && !fused ? tf.concat([tf.ones([3 * H]), tf.fill([H], 2)]) : null;
   for (let s = 0; s < T; s++) {
@@ -148,7 +150,7 @@ export function runRecurrent(params: ParamTensors, spec: RecurrentSpec, x: tf.Te
       } else {
         xs = layerSteps!.map((r) => tf.add(tf.matMul(r, kernel), bias));
       }
-      dirOuts.push(runDirection(spec.cell, xs, params[`${p}.recurrent`] as tf.Tensor2D, spec.cell === 'gru' ? params[`${p}.recurrentBias`] : null, H, d === 'bw'));
+      dirOuts.push(runDirection(spec.cell, xs, params[`${p}.recurrent`] as tf.Tensor2D, spec.cell === 'gru' ? params[`${p}.recurrentBias`] : null, H, d === 'bw', spec.cellKernel !== 'ops'));
     }
     steps = dirs.length === 1 ? dirOuts[0] : dirOuts[0].map((o, t) => tf.concat([o, dirOuts[1][t]], 1) as tf.Tensor2D);
     if (l < spec.numLayers - 1) {

@@ -158,3 +158,31 @@ describe.skipIf(!simdForwardAvailable())('SimdForward (wasm SIMD inference) agai
     plain.dispose();
   });
 });
+
+describe("LstmDqn inference 'auto' by batch size", () => {
+  it('on wasm scores small batches on the engine and batches of ENGINE_MAX_BATCH_ON_WASM or more on tfjs; cpu always on the engine', async () => {
+    const { ENGINE_MAX_BATCH_ON_WASM } = await import('./lstm-dqn.js');
+    const small: Partial<NetworkConfig> = { hidden: 8, layers: 1, mlp: [16] };
+    const c = paperNetwork(40, small);
+    const spy = vi.spyOn(SimdForward.prototype, 'qValues');
+    try {
+      for (const backend of ['wasm', 'cpu'] as const) {
+        await initBackend(backend, { ignoreEnv: true });
+        const agent = new LstmDqn({ numActions: 40, network: small, seed: 2, inference: 'auto' });
+        const ref = new LstmDqn({ numActions: 40, network: small, seed: 2, inference: 'tfjs' });
+        for (const n of [1, ENGINE_MAX_BATCH_ON_WASM - 1, ENGINE_MAX_BATCH_ON_WASM, 40]) {
+          spy.mockClear();
+          const x = randomStates(c, n, n);
+          expect(relErr(agent.qValues(x), ref.qValues(x))).toBeLessThan(2e-5);
+          const onEngine = backend === 'cpu' || n < ENGINE_MAX_BATCH_ON_WASM;
+          expect(spy.mock.calls.length, `${backend}, ${n} users`).toBe(onEngine ? 1 : 0);
+        }
+        agent.dispose();
+        ref.dispose();
+      }
+    } finally {
+      spy.mockRestore();
+      await initBackend('cpu', { ignoreEnv: true });
+    }
+  });
+});
