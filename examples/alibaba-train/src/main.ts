@@ -25,6 +25,7 @@ Options
                         paper (the paper's 10x10 profile state only), variant (BiLSTM x3 + attention +
                         dueling, on the paper+items state)
   --backend LIST        tfjs backends to try in order (default tensorflow,webgpu,wasm,cpu; REC_BACKEND overrides)
+  --wasm-threads N      threads for the wasm backend's matrix kernels (default REC_WASM_THREADS, else cores up to 4)
   --seed N              seed of every random choice (default 42)
   --out DIR             output directory (default ./results)
   --resume              resume training from the latest checkpoint in DIR/checkpoints
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
       episodes: { type: 'string' },
       model: { type: 'string' },
       backend: { type: 'string' },
+      'wasm-threads': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       resume: { type: 'boolean' },
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     episodes: int('episodes', values.episodes) ?? (values.quick ? 200 : undefined),
     model,
     backend: values.backend,
+    wasmThreads: int('wasm-threads', values['wasm-threads']),
     seed: values.seed === undefined ? undefined : Number(values.seed),
     out: values.out,
     resume: values.resume,

@@ -3,6 +3,7 @@
  * (the paper's session protocol and full-ranking leave-last-out) -> results/ (metrics JSON, markdown report,
  * training curves, the saved model ready for @rec/serve).
  */
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +53,11 @@ import {
 } from '@rec/eval';
 import { LstmDqn, ItemVocab, saveModel, type LstmDqnOptions } from '@rec/models-lstm-dqn';
 
+/** Training's default wasm thread count: none given when REC_WASM_THREADS is set (initBackend reads it), else cores up to 4. */
+function trainingWasmThreads(): number | undefined {
+  return process.env.REC_WASM_THREADS ? undefined : Math.max(1, Math.min(4, availableParallelism()));
+}
+
 export interface TrainOptions {
   /** UserBehavior CSV (plain or gzip). Default: ../shared/data/userbehavior-head when present, else synthetic. */
   data?: string;
@@ -73,6 +79,11 @@ export interface TrainOptions {
   /** `paper` (the paper's 10x10 profile state) or `variant`; `items` adds the history's item ids to the state. */
   model?: 'paper' | 'paper+items' | 'variant';
   backend?: string;
+  /**
+   * Threads for the wasm backend's matrix kernels (default: REC_WASM_THREADS, else the machine's cores up to 4;
+   * results are the same for any count, only the speed changes).
+   */
+  wasmThreads?: number;
   seed?: number;
   /** Output directory (default ./results). */
   out?: string;
@@ -358,7 +369,7 @@ export async function runAlibabaTrain(options: TrainOptions = {}): Promise<Train
   const say = (s: string) => logger.info(s);
 
   // 1. Backend.
-  const backend: BackendInfo = await initBackend(options.backend ?? 'tensorflow,webgpu,wasm,cpu');
+  const backend: BackendInfo = await initBackend(options.backend ?? 'tensorflow,webgpu,wasm,cpu', { wasmThreads: options.wasmThreads ?? trainingWasmThreads() });
   say(describeBackend(backend));
 
   // 2. Data: a given path, the real sample beside the checkout, or a generated synthetic log.

@@ -21,6 +21,7 @@ Options
   --data CSV            build the simulator from a UserBehavior-format log (embeddings + 5 clusters)
                         instead of synthetic data
   --backend LIST        tfjs backends to try in order (default wasm,cpu; REC_BACKEND overrides)
+  --wasm-threads N      threads for the wasm backend's matrix kernels (default REC_WASM_THREADS, else cores up to 4)
   --seed N              seed (default 42)
   --out DIR             output folder (default ./results-td3)
   --no-eval             skip the final greedy-vs-random evaluation episodes
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
       updates: { type: 'string' },
       data: { type: 'string' },
       backend: { type: 'string' },
+      'wasm-threads': { type: 'string' },
       seed: { type: 'string' },
       out: { type: 'string' },
       'no-eval': { type: 'boolean' },
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
     seed: num('seed', values.seed),
     data: values.data,
     backend: values.backend,
+    wasmThreads: num('wasm-threads', values['wasm-threads']),
     out: values.out,
     evaluate: !values['no-eval'],
   });

@@ -4,9 +4,10 @@
  * and after the warm-up the agent trains every 3 rounds. Writes per-episode statistics (JSON lines), a summary JSON,
  * a printed table, and `current_user_beliefs.json` (written by the simulator after every episode).
  */
+import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, Rng, initBackend, writeJsonAtomic } from '@rec/core';
+import { InvalidArgumentError, Rng, describeBackend, initBackend, writeJsonAtomic } from '@rec/core';
 import { ingest, type IndexedLog } from '@rec/data';
 import { UserBeliefEnv, UserBeliefSim, beliefSimDataFromLog, syntheticBeliefSimData, type BeliefSimData } from '@rec/env';
 import { createTd3, evaluateAny, learnTd3, type EpisodeStats, type Td3Config } from '@rec/models-td3';
@@ -34,6 +35,11 @@ export interface Td3BeliefsOptions {
   data?: string;
   /** tfjs backends to try in order (default 'wasm,cpu'; REC_BACKEND overrides). */
   backend?: string;
+  /**
+   * Threads for the wasm backend's matrix kernels (default: REC_WASM_THREADS, else the machine's cores up to 4;
+   * results are the same for any count, only the speed changes).
+   */
+  wasmThreads?: number;
   seed?: number;
   /** Compare the trained agent with random actions over one extra (greedy, non-training) episode each. Default true. */
   evaluate?: boolean;
@@ -86,8 +92,9 @@ export async function runTd3Beliefs(options: Td3BeliefsOptions = {}): Promise<Td
   };
   const out = resolve(options.out ?? 'results-td3');
   mkdirSync(out, { recursive: true });
-  const info = await initBackend(options.backend ?? 'wasm,cpu');
-  say(`backend ${info.name}`);
+  const wasmThreads = options.wasmThreads ?? (process.env.REC_WASM_THREADS ? undefined : Math.max(1, Math.min(4, availableParallelism())));
+  const info = await initBackend(options.backend ?? 'wasm,cpu', { wasmThreads });
+  say(describeBackend(info));
 
   const numUsers = options.users ?? (full ? 50_000 : 2_000);
   const numItems = options.items ?? (full ? 10_000 : 2_000);
