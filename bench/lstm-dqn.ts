@@ -5,7 +5,8 @@
  *
  *   pnpm tsx bench/lstm-dqn.ts                 # wasm, full sizes
  *   pnpm tsx bench/lstm-dqn.ts --backend cpu --quick
- *   options: --quick (tiny sizes), --backend wasm|cpu, --no-torch, --torch-threads N, --reps N, --emb N
+ *   options: --quick (tiny sizes), --backend wasm|cpu, --wasm-threads N (default 1), --no-torch, --torch-threads N,
+ *            --reps N, --emb N
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ if (!process.env.TSX_TSCONFIG_PATH) {
   process.exit(r.status ?? 1);
 }
 const tf = await import('@tensorflow/tfjs-core');
-const { initBackend, Rng } = await import('@rec/core');
+const { initBackend, Rng, wasmThreadCount } = await import('@rec/core');
 const { CatalogueScorer, ENGINE_MAX_BATCH_ON_WASM, LstmDqn, countParameters, networkParamShapes, readVariables, writeVariables } = await import('@rec/models-lstm-dqn');
 
 const args = process.argv.slice(2);
@@ -76,8 +77,9 @@ function runTorch(): Record<string, number> | string {
 }
 
 async function main() {
-  const info = await initBackend(backend as 'wasm' | 'cpu', { ignoreEnv: true });
-  console.log(`LSTM-DQN benchmark | backend ${info.name} | tfjs-core ${tf.version_core} | ${quick ? 'QUICK sizes' : 'full sizes'}`);
+  // One thread by default, as the PyTorch peer runs (--wasm-threads N to compare with --torch-threads N).
+  const info = await initBackend(backend as 'wasm' | 'cpu', { ignoreEnv: true, wasmThreads: Number(opt('wasm-threads', '1')) });
+  console.log(`LSTM-DQN benchmark | backend ${info.name}${info.name === 'wasm' ? ` (${wasmThreadCount()} thread(s))` : ''} | tfjs-core ${tf.version_core} | ${quick ? 'QUICK sizes' : 'full sizes'}`);
   const rng = new Rng(0);
   const agent = new LstmDqn({ numActions: items, network: 'paper', batchSize: 64, bufferSize: 2048, learningStarts: 64, seed: 0 });
   const S = 10 * 10;
@@ -92,7 +94,7 @@ async function main() {
     target: new Int32Array(n).fill(-2), // unknown full reward vector: the plain single-action DQN update
   });
   const ours: Record<string, number> = {};
-  ours.train_step_ms = timeMs(() => agent.trainStep(), reps);
+  ours.train_step_ms = timeMs(() => agent.trainStep(), reps, 10); // 10 warm-up steps: the first ones grow the heap and JIT
   {
     // Lever check: the same step with one big input projection for all time steps (split per step afterwards).
     const alt = new LstmDqn({ numActions: items, network: { inputProjection: 'allSteps' }, batchSize: 64, bufferSize: 2048, learningStarts: 64, seed: 0 });

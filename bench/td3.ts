@@ -8,8 +8,8 @@
  *     and its wasm SIMD matcher (the default). The actor alone on the SIMD engine (act's default on cpu/wasm) and on the tfjs
  *     graph, side by side. Also our own recommend() (actor + ItemMatcher + merge) over the same users, and its parts.
  *
- * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--no-torch] [--update-only]
- * Environment: REC_PYTHON (interpreter with torch), REC_WASM_THREADS.
+ * pnpm tsx bench/td3.ts [--quick] [--iters N] [--backend wasm|cpu] [--wasm-threads N] [--no-torch] [--update-only]
+ * Environment: REC_PYTHON (interpreter with torch), REC_WASM_THREADS (default threads: the cores up to 4).
  */
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
@@ -48,7 +48,10 @@ const median = (xs: number[]) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-const info = await initBackend(argValue('--backend') ?? 'wasm', { wasmThreads: process.env.REC_WASM_THREADS ? Number(process.env.REC_WASM_THREADS) : undefined });
+// Training's thread count as the examples use it: REC_WASM_THREADS, else the cores up to 4.
+const { availableParallelism } = await import('node:os');
+const wasmThreads = Number(argValue('--wasm-threads') ?? process.env.REC_WASM_THREADS ?? Math.min(4, availableParallelism()));
+const info = await initBackend(argValue('--backend') ?? 'wasm', { wasmThreads });
 console.log(`# TD3 benchmark ${quick ? '(quick: tiny sizes, figures are a smoke test only)' : ''}`);
 console.log(describeBackend(info));
 
