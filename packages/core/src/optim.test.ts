@@ -202,3 +202,40 @@ describe('softUpdate', () => {
     tf.dispose([source.w, target.w, other]);
   });
 });
+
+describe('Adam on wasm (the fused one-pass step)', () => {
+  /** Five steps of both forms on parameters whose sizes use the vector loop, the tail and both; all state read back. */
+  async function run(backend: 'cpu' | 'wasm'): Promise<{ arrays: number[][]; kernels: string[] }> {
+    await initBackend(backend, { ignoreEnv: true });
+    const { Rng } = await import('./rng.js');
+    const rng = new Rng('adam-fused');
+    const arrays: number[][] = [];
+    const kernels: string[] = [];
+    for (const form of ['folded', 'pytorch'] as const) {
+      const shapes: Record<string, number[]> = { w: [7, 9], b: [3], big: [130, 17] };
+      const vars = Object.fromEntries(Object.entries(shapes).map(([n, s]) => [n, tf.variable(tf.tensor(rng.fillNormal(new Float32Array(s.reduce((a, c) => a * c, 1))) as Float32Array, s))]));
+      const opt = new Adam(vars, { form, learningRate: 3e-3, epsilon: form === 'pytorch' ? 1e-8 : 1e-7 });
+      for (let step = 0; step < 5; step++) {
+        const grads = Object.fromEntries(Object.entries(shapes).map(([n, s]) => [n, tf.tensor(rng.fillNormal(new Float32Array(s.reduce((a, c) => a * c, 1)), 0, step + 1) as Float32Array, s)]));
+        const info = await tf.profile(() => opt.apply(vars, grads));
+        kernels.push(...info.kernels.map((k) => k.name));
+        tf.dispose(Object.values(grads));
+      }
+      for (const v of Object.values(vars)) arrays.push(Array.from(v.dataSync()));
+      for (const a of Object.values(opt.getState())) arrays.push(Array.from(a));
+      tf.dispose(Object.values(vars));
+    }
+    return { arrays, kernels };
+  }
+
+  it('gives the op-by-op update (cpu) bit for bit, parameters and both moments, in both forms, as one kernel per parameter', async () => {
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    await initBackend('cpu', { ignoreEnv: true });
+    expect(wasm.kernels.filter((k) => k === 'RecAdamStep').length).toBe(2 * 5 * 3);
+    expect(wasm.kernels).not.toContain('Sqrt');
+    expect(cpu.kernels).toContain('Sqrt');
+    expect(wasm.arrays.length).toBe(cpu.arrays.length);
+    wasm.arrays.forEach((a, i) => expect(a, `array ${i}`).toEqual(cpu.arrays[i]));
+  });
+});

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { check, InvalidArgumentError, ModelFormatError, ShapeError } from './errors.js';
+import { fusedAdamAvailable, fusedAdamStep } from './adam-wasm.js';
 
 /**
  * Where the bias correction goes; the two give slightly different numbers because epsilon is added at a different
@@ -85,18 +86,23 @@ export class Adam {
     this.step++;
     const t = this.step;
     const { beta1: b1, beta2: b2, epsilon: eps } = this;
+    // On wasm: one fused pass per parameter (adam-wasm.ts), the same numbers as the ops below.
+    const fused = fusedAdamAvailable();
+    const stepSize = this.form === 'folded' ? (lr * Math.sqrt(1 - Math.pow(b2, t))) / (1 - Math.pow(b1, t)) : lr / (1 - Math.pow(b1, t));
+    const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
     tf.tidy(() => {
-      if (this.form === 'folded') {
-        const stepSize = (lr * Math.sqrt(1 - Math.pow(b2, t))) / (1 - Math.pow(b1, t));
-        for (const name of Object.keys(grads)) {
-          const { m, v } = this.updateMoments(name, grads[name]);
+      for (const name of Object.keys(grads)) {
+        const g = grads[name];
+        if (fused && g.dtype === 'float32' && g.size === vars[name].size) {
+          const [p, m, v] = fusedAdamStep(vars[name], g, this.m[name], this.v[name], { b1, c1: 1 - b1, b2, c2: 1 - b2, eps, step: stepSize, pytorch: this.form === 'pytorch', sqrtBc2 });
+          this.m[name].assign(m);
+          this.v[name].assign(v);
+          vars[name].assign(p);
+        } else if (this.form === 'folded') {
+          const { m, v } = this.updateMoments(name, g);
           vars[name].assign(tf.sub(vars[name], tf.mul(tf.div(m, tf.add(tf.sqrt(v), eps)), stepSize)));
-        }
-      } else {
-        const stepSize = lr / (1 - Math.pow(b1, t));
-        const sqrtBc2 = Math.sqrt(1 - Math.pow(b2, t));
-        for (const name of Object.keys(grads)) {
-          const { m, v } = this.updateMoments(name, grads[name]);
+        } else {
+          const { m, v } = this.updateMoments(name, g);
           const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), eps);
           vars[name].assign(tf.sub(vars[name], tf.mul(tf.div(m, denom), stepSize)));
         }

@@ -54,6 +54,7 @@ const SIMD_OPS = {
   'f32x4.pmax': 0xeb,
   'f32x4.div': 0xe7,
   'f32x4.min': 0xe8,
+  'f32x4.sqrt': 0xe3,
   'f32x4.nearest': 0x6a,
   'i32x4.shl': 0xab,
   'i32x4.trunc_sat_f32x4_s': 0xf8,
@@ -84,8 +85,11 @@ const OPS = {
   'i32.or': 0x72,
   'i32.shl': 0x74,
   'i32.shr_u': 0x76,
+  'f32.sqrt': 0x91,
   'f32.add': 0x92,
+  'f32.sub': 0x93,
   'f32.mul': 0x94,
+  'f32.div': 0x95,
 } as const;
 type Op = keyof typeof OPS;
 
