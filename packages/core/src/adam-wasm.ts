@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { F32, FuncBuilder, I32, V128 } from './wasm-asm.js';
-import { heapModule, heapOffset, type WasmHeapBackend } from './wasm-heap.js';
+import { heapModule, heapOffset, registerOnce, type WasmHeapBackend } from './wasm-heap.js';
 
 export const ADAM_KERNEL = 'RecAdamStep';
 
@@ -27,7 +27,7 @@ function buildAdam(): FuncBuilder {
   const sm = f.local(F32);
   const sv = f.local(F32);
   for (const [dst, src] of [[vb1, b1], [vc1, c1], [vb2, b2], [vc2, c2], [veps, eps], [vstep, step], [vbc, sqrtBc2]] as const) f.get(src).simd('f32x4.splat').set(dst);
-  // The same expression for vectors and for the 0-3 floats left.
+  // The same expression for vectors and for single floats.
   const vload = (base: number) => f.get(base).get(i).op('i32.add').simdMem('v128.load', 0);
   const vstore = (base: number, val: () => void) => {
     f.get(base).get(i).op('i32.add');
@@ -83,26 +83,21 @@ function buildAdam(): FuncBuilder {
       op('sub');
     });
   };
+  // Whole vectors, then the 0-3 floats left.
   const loops = (torchForm: boolean) => {
     f.const(0).set(i);
-    f.get(n).const(-4).op('i32.and').const(2).op('i32.shl').set(end);
-    f.block();
-    f.loop();
-    f.get(i).get(end).op('i32.ge_u').brIf(1);
-    emit(true, torchForm);
-    f.get(i).const(16).op('i32.add').set(i);
-    f.br(0);
-    f.end();
-    f.end();
-    f.get(n).const(2).op('i32.shl').set(end);
-    f.block();
-    f.loop();
-    f.get(i).get(end).op('i32.ge_u').brIf(1);
-    emit(false, torchForm);
-    f.get(i).const(4).op('i32.add').set(i);
-    f.br(0);
-    f.end();
-    f.end();
+    for (const [vector, width] of [[true, 16], [false, 4]] as const) {
+      f.get(n);
+      if (vector) f.const(-4).op('i32.and');
+      f.const(2).op('i32.shl').set(end);
+      f.whileNot(
+        () => f.get(i).get(end).op('i32.ge_u'),
+        () => {
+          emit(vector, torchForm);
+          f.get(i).const(width).op('i32.add').set(i);
+        },
+      );
+    }
   };
   f.get(pytorch).if();
   loops(true);
@@ -136,18 +131,17 @@ function adamKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap;
   return outs;
 }
 
-let registered = false;
+const register = registerOnce(() => {
+  tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: 'wasm', kernelFunc: adamKernel as unknown as tf.KernelFunc });
+});
 
 /** Whether the fused step runs here: the wasm backend is active and its heap takes our SIMD module. */
 export function fusedAdamAvailable(): boolean {
-  return tf.getBackend() === 'wasm' && kernel.get(tf.backend() as unknown as WasmHeapBackend) !== null;
+  return kernel.active() !== null;
 }
 
 /** The new [p, m, v] of one Adam step (float32 tensors of one shape); call when `fusedAdamAvailable()`. */
 export function fusedAdamStep(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, attrs: AdamAttrs): [tf.Tensor, tf.Tensor, tf.Tensor] {
-  if (!registered) {
-    registered = true;
-    tf.registerKernel({ kernelName: ADAM_KERNEL, backendName: 'wasm', kernelFunc: adamKernel as unknown as tf.KernelFunc });
-  }
+  register();
   return tf.engine().runKernel(ADAM_KERNEL, { p, g, m, v }, attrs as unknown as tf.NamedAttrMap) as unknown as [tf.Tensor, tf.Tensor, tf.Tensor];
 }

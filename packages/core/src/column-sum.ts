@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from './errors.js';
 import { F32, FuncBuilder, I32, V128 } from './wasm-asm.js';
-import { heapModule, heapOffset, type WasmHeapBackend } from './wasm-heap.js';
+import { heapModule, heapOffset, registerOnce, type WasmHeapBackend } from './wasm-heap.js';
 
 /** The tfjs kernel name (registered for the wasm backend). */
 export const COLUMN_SUM_KERNEL = 'RecColumnSum';
@@ -37,25 +37,24 @@ function buildColumnSum(): FuncBuilder {
   // One pass over the columns [c, c + whole chunks of `bytes`); body(k) adds row p's chunk into the accumulators.
   const chunks = (bytes: number, zero: () => void, add: () => void, store: () => void) => {
     fn.get(stride).get(c).op('i32.sub').const(-bytes).op('i32.and').get(c).op('i32.add').set(end);
-    fn.block();
-    fn.loop();
-    fn.get(c).get(end).op('i32.ge_u').brIf(1);
-    zero();
-    fn.get(x).get(c).op('i32.add').set(p);
-    fn.get(n).set(r);
-    fn.block();
-    fn.get(r).op('i32.eqz').brIf(0);
-    fn.loop();
-    add();
-    fn.get(p).get(stride).op('i32.add').set(p);
-    fn.get(r).const(1).op('i32.sub').tee(r).brIf(0);
-    fn.end();
-    fn.end();
-    store();
-    fn.get(c).const(bytes).op('i32.add').set(c);
-    fn.br(0);
-    fn.end();
-    fn.end();
+    fn.whileNot(
+      () => fn.get(c).get(end).op('i32.ge_u'),
+      () => {
+        zero();
+        fn.get(x).get(c).op('i32.add').set(p);
+        fn.get(n).set(r);
+        fn.whileNot(
+          () => fn.get(r).op('i32.eqz'),
+          () => {
+            add();
+            fn.get(p).get(stride).op('i32.add').set(p);
+            fn.get(r).const(1).op('i32.sub').set(r);
+          },
+        );
+        store();
+        fn.get(c).const(bytes).op('i32.add').set(c);
+      },
+    );
   };
   for (const vectors of [4, 1]) {
     chunks(
@@ -102,11 +101,7 @@ function columnSumWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown; 
   return out;
 }
 
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
+const register = registerOnce(() => {
   tf.registerKernel({ kernelName: COLUMN_SUM_KERNEL, backendName: 'wasm', kernelFunc: columnSumWasm as unknown as tf.KernelFunc });
   tf.registerGradient({
     kernelName: COLUMN_SUM_KERNEL,
@@ -117,7 +112,7 @@ function register(): void {
       return { x: () => tf.broadcastTo(tf.reshape(tf.mul(dy as tf.Tensor, s), [1, x.shape[1] as number]), x.shape) };
     },
   });
-}
+});
 
 /**
  * `scale * sum over rows of x [n, f]` as `[f]` (scale 1/n gives the column means). On wasm the sums run in f32 in

@@ -32,12 +32,13 @@ export {
   patchWebgpuAddN,
   isSoftwareAdapter,
   wasmThreadCount,
+  trainingWasmThreads,
 } from './backend.js';
 export type { BackendName, BackendInfo, BackendAttempt, InitBackendOptions, TfjsNodeInstall } from './backend.js';
 export { registerFastGradients, matMulNoFlags } from './gradients.js';
 export { columnSum, COLUMN_SUM_KERNEL } from './column-sum.js';
 export { transpose2d, TRANSPOSE_2D_KERNEL } from './transpose.js';
-export { heapModule, heapOffset } from './wasm-heap.js';
+export { heapModule, heapOffset, registerOnce } from './wasm-heap.js';
 export type { WasmHeapBackend } from './wasm-heap.js';
 export { RunLogger } from './logger.js';
 export type { RunLoggerOptions, Progress } from './logger.js';

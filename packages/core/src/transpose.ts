@@ -8,25 +8,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from './errors.js';
 import { FuncBuilder, I32, V128 } from './wasm-asm.js';
-import { heapModule, heapOffset, type WasmHeapBackend } from './wasm-heap.js';
+import { heapModule, heapOffset, registerOnce, type WasmHeapBackend } from './wasm-heap.js';
 
 /** The tfjs kernel name (registered for the wasm backend). */
 export const TRANSPOSE_2D_KERNEL = 'RecTranspose2D';
 
 /** transpose(x, rows, cols, out): pointers in bytes. */
 type TransposeFn = (x: number, rows: number, cols: number, out: number) => void;
-
-/** `block; loop; <exit> br_if 1; body; br 0; end; end`: a while loop that leaves when `exit` pushes true. */
-function whileNot(f: FuncBuilder, exit: () => void, body: () => void): void {
-  f.block();
-  f.loop();
-  exit();
-  f.brIf(1);
-  body();
-  f.br(0);
-  f.end();
-  f.end();
-}
 
 function buildTranspose(): FuncBuilder {
   const [x, rows, cols, out] = [0, 1, 2, 3];
@@ -42,16 +30,14 @@ function buildTranspose(): FuncBuilder {
   f.get(out).set(outc);
   f.const(0).set(r);
   // Whole quads of rows.
-  whileNot(
-    f,
+  f.whileNot(
     () => f.get(r).get(rEnd).op('i32.ge_u'),
     () => {
       f.get(rowp).set(src);
       f.get(outc).set(dst);
       f.const(0).set(c);
       // 4 x 4 blocks: load four row pieces, interleave twice, store four column pieces.
-      whileNot(
-        f,
+      f.whileNot(
         () => f.get(c).get(cEnd).op('i32.ge_u'),
         () => {
           for (let i = 0; i < 4; i++) {
@@ -80,8 +66,7 @@ function buildTranspose(): FuncBuilder {
         },
       );
       // The 0-3 columns left, one at a time.
-      whileNot(
-        f,
+      f.whileNot(
         () => f.get(c).get(cols).op('i32.ge_u'),
         () => {
           for (let i = 0; i < 4; i++) {
@@ -102,15 +87,13 @@ function buildTranspose(): FuncBuilder {
     },
   );
   // The 0-3 rows left, one value at a time.
-  whileNot(
-    f,
+  f.whileNot(
     () => f.get(r).get(rows).op('i32.ge_u'),
     () => {
       f.get(rowp).set(src);
       f.get(outc).set(dst);
       f.const(0).set(c);
-      whileNot(
-        f,
+      f.whileNot(
         () => f.get(c).get(cols).op('i32.ge_u'),
         () => {
           f.get(dst).get(src).load(0).store(0);
@@ -145,14 +128,10 @@ function transposeWasm(args: { inputs: tf.NamedTensorInfoMap; backend: unknown }
   return out;
 }
 
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
+const register = registerOnce(() => {
   tf.registerKernel({ kernelName: TRANSPOSE_2D_KERNEL, backendName: 'wasm', kernelFunc: transposeWasm as unknown as tf.KernelFunc });
   tf.registerGradient({ kernelName: TRANSPOSE_2D_KERNEL, gradFunc: (dy: tf.Tensor | tf.Tensor[]) => ({ x: () => transpose2d(dy as tf.Tensor2D) }) });
-}
+});
 
 /** `x [rows, cols]` transposed to `[cols, rows]`, values moved exactly. */
 export function transpose2d(x: tf.Tensor2D): tf.Tensor2D {

@@ -198,6 +198,14 @@ export class FuncBuilder {
   end(): this {
     return this.op('end');
   }
+  /** A while loop, `block; loop; <exit> br_if 1; <body> br 0; end; end`: runs `body` until `exit` pushes true. */
+  whileNot(exit: () => void, body: () => void): this {
+    this.block().loop();
+    exit();
+    this.brIf(1);
+    body();
+    return this.br(0).end().end();
+  }
   br(depth: number): this {
     this.code.push(0x0c);
     uleb(depth, this.code);

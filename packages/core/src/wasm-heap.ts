@@ -4,7 +4,7 @@
  * place, with no copy in or out. Used where tfjs-backend-wasm 4.22 is slow: reductions over the batch
  * (`columnSum`) and 2-D transposes (`transpose2d`).
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { ModuleBuilder, type FuncBuilder } from './wasm-asm.js';
 
 /** The parts of tfjs-backend-wasm's BackendWasm these kernels use (not in tfjs-core's public types). */
@@ -22,11 +22,22 @@ export function heapOffset(backend: WasmHeapBackend, t: tf.TensorInfo): number {
 
 let simdSupport: boolean | undefined;
 
+/** `register` (tfjs kernels and gradients) run once, the first time the returned function is called. */
+export function registerOnce(register: () => void): () => void {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    register();
+  };
+}
+
 /**
  * A lazily built module of `funcs` (export name -> builder), instantiated once per tfjs heap. `get(backend)` gives
- * its exports, or null where this runtime lacks wasm SIMD or the heap cannot be imported (callers then fall back).
+ * its exports, or null where this runtime lacks wasm SIMD or the heap cannot be imported (callers then fall back);
+ * `active()` the same for the active tfjs backend, null unless it is wasm.
  */
-export function heapModule<T>(funcs: () => Record<string, FuncBuilder>): { get(backend: WasmHeapBackend): T | null } {
+export function heapModule<T>(funcs: () => Record<string, FuncBuilder>): { get(backend: WasmHeapBackend): T | null; active(): T | null } {
   const instances = new WeakMap<WebAssembly.Memory, T | null>();
   const encode = (shared: boolean) => {
     const mod = new ModuleBuilder(shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1, shared: false });
@@ -34,6 +45,9 @@ export function heapModule<T>(funcs: () => Record<string, FuncBuilder>): { get(b
     return mod.encode();
   };
   return {
+    active() {
+      return tf.getBackend() === 'wasm' ? this.get(tf.backend() as unknown as WasmHeapBackend) : null;
+    },
     get(backend) {
       const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
       if (!(memory instanceof WebAssembly.Memory)) return null;

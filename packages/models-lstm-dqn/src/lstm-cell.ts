@@ -12,8 +12,8 @@
  * tfjs's own ops to float rounding; rnn.test.ts checks values and gradients against the op-by-op cell.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { FuncBuilder, I32, V128, heapModule, heapOffset, type WasmHeapBackend } from '@rec/core';
-import { emitGateLoad, emitSigmoid, emitTanh } from './simd-forward.js';
+import { FuncBuilder, I32, V128, heapModule, heapOffset, registerOnce, type WasmHeapBackend } from '@rec/core';
+import { emitLstmGates, emitTanh } from './simd-forward.js';
 
 export const LSTM_CELL_KERNEL = 'RecLstmCell';
 export const LSTM_CELL_GRAD_KERNEL = 'RecLstmCellGrad';
@@ -21,13 +21,23 @@ export const LSTM_CELL_GRAD_KERNEL = 'RecLstmCellGrad';
 /** Push `a * b` with the scratch-free ops. */
 const mul = (f: FuncBuilder) => f.simd('f32x4.mul');
 
-/** Advance the i32 locals `ptrs` by `by` (a local holding bytes) times `times`. */
-function advance(f: FuncBuilder, ptrs: number[], by: number, times = 1): void {
-  for (const p of ptrs) {
-    f.get(p).get(by);
-    if (times > 1) f.const(times).op('i32.mul');
-    f.op('i32.add').set(p);
-  }
+/**
+ * For each of `rows` rows and each vector (local `j`, a byte offset below Hb) of the row: `body`; after each row the
+ * pointers in `gateRows` move on by 4 Hb and those in `unitRows` by Hb. `r` is a scratch i32 local.
+ */
+function forEachRowVector(f: FuncBuilder, rows: number, r: number, j: number, Hb: number, gateRows: number[], unitRows: number[], body: () => void): void {
+  f.get(rows).op('i32.eqz').if().op('return').end();
+  f.get(rows).set(r);
+  f.loop();
+  f.const(0).set(j);
+  f.loop();
+  body();
+  f.get(j).const(16).op('i32.add').tee(j).get(Hb).op('i32.lt_u').brIf(0);
+  f.end();
+  for (const p of gateRows) f.get(p).get(Hb).const(4).op('i32.mul').op('i32.add').set(p);
+  for (const p of unitRows) f.get(p).get(Hb).op('i32.add').set(p);
+  f.get(r).const(1).op('i32.sub').tee(r).brIf(0);
+  f.end();
 }
 
 /** lstm_fwd(z, cPrev, c, h, rows, Hb): byte pointers, Hb = H * 4 (H a multiple of 4). */
@@ -37,41 +47,19 @@ function buildForward(): FuncBuilder {
   const j = f.local(I32);
   const r = f.local(I32);
   const [x, ig, fg, og, g, cc, e, t, n] = Array.from({ length: 9 }, () => f.local(V128));
-  f.get(rows).op('i32.eqz').if().op('return').end();
-  f.get(rows).set(r);
-  f.loop();
-  {
-    f.const(0).set(j);
-    f.loop();
-    {
-      const gate = (k: number, out: number, tanh: boolean) => {
-        emitGateLoad(f, z, Hb, j, k);
-        f.set(x);
-        if (tanh) emitTanh(f, x, out, e, t, n);
-        else emitSigmoid(f, x, out, e, t, n);
-      };
-      gate(0, ig, false);
-      gate(1, fg, false);
-      gate(2, og, false);
-      gate(3, g, true);
-      f.get(ig).get(g);
-      mul(f);
-      f.get(fg).get(cp).get(j).op('i32.add').simdMem('v128.load', 0);
-      mul(f);
-      f.simd('f32x4.add').set(cc);
-      f.get(c).get(j).op('i32.add').get(cc).simdMem('v128.store', 0);
-      emitTanh(f, cc, x, e, t, n);
-      f.get(h).get(j).op('i32.add').get(og).get(x);
-      mul(f);
-      f.simdMem('v128.store', 0);
-      f.get(j).const(16).op('i32.add').tee(j).get(Hb).op('i32.lt_u').brIf(0);
-    }
-    f.end();
-    advance(f, [z], Hb, 4);
-    advance(f, [cp, c, h], Hb);
-    f.get(r).const(1).op('i32.sub').tee(r).brIf(0);
-  }
-  f.end();
+  forEachRowVector(f, rows, r, j, Hb, [z], [cp, c, h], () => {
+    emitLstmGates(f, z, Hb, j, { ig, fg, og, g }, x, e, t, n);
+    f.get(ig).get(g);
+    mul(f);
+    f.get(fg).get(cp).get(j).op('i32.add').simdMem('v128.load', 0);
+    mul(f);
+    f.simd('f32x4.add').set(cc);
+    f.get(c).get(j).op('i32.add').get(cc).simdMem('v128.store', 0);
+    emitTanh(f, cc, x, e, t, n);
+    f.get(h).get(j).op('i32.add').get(og).get(x);
+    mul(f);
+    f.simdMem('v128.store', 0);
+  });
   return f;
 }
 
@@ -96,74 +84,52 @@ function buildGradient(): FuncBuilder {
     f.get(s).get(one).get(s).simd('f32x4.sub');
     mul(f);
   };
-  f.get(rows).op('i32.eqz').if().op('return').end();
   f.f32const(1).simd('f32x4.splat').set(one);
-  f.get(rows).set(r);
-  f.loop();
-  {
-    f.const(0).set(j);
-    f.loop();
-    {
-      const gate = (k: number, out: number, tanh: boolean) => {
-        emitGateLoad(f, z, Hb, j, k);
-        f.set(x);
-        if (tanh) emitTanh(f, x, out, e, t, n);
-        else emitSigmoid(f, x, out, e, t, n);
-      };
-      gate(0, ig, false);
-      gate(1, fg, false);
-      gate(2, og, false);
-      gate(3, g, true);
-      at(c).simdMem('v128.load', 0).set(x);
-      emitTanh(f, x, tc, e, t, n);
-      at(dh).simdMem('v128.load', 0).set(vdh);
-      // dct = dc + dh o (1 - tc^2)
-      at(dc).simdMem('v128.load', 0);
-      f.get(vdh).get(og);
+  forEachRowVector(f, rows, r, j, Hb, [z, dz], [c, cp, dh, dc, dcp], () => {
+    emitLstmGates(f, z, Hb, j, { ig, fg, og, g }, x, e, t, n);
+    at(c).simdMem('v128.load', 0).set(x);
+    emitTanh(f, x, tc, e, t, n);
+    at(dh).simdMem('v128.load', 0).set(vdh);
+    // dct = dc + dh o (1 - tc^2)
+    at(dc).simdMem('v128.load', 0);
+    f.get(vdh).get(og);
+    mul(f);
+    f.get(one).get(tc).get(tc);
+    mul(f);
+    f.simd('f32x4.sub');
+    mul(f);
+    f.simd('f32x4.add').set(dct);
+    storeDz(0, () => {
+      f.get(dct).get(g);
       mul(f);
-      f.get(one).get(tc).get(tc);
+      dSigmoid(ig);
+      mul(f);
+    });
+    storeDz(1, () => {
+      f.get(dct);
+      at(cp).simdMem('v128.load', 0);
+      mul(f);
+      dSigmoid(fg);
+      mul(f);
+    });
+    storeDz(2, () => {
+      f.get(vdh).get(tc);
+      mul(f);
+      dSigmoid(og);
+      mul(f);
+    });
+    storeDz(3, () => {
+      f.get(dct).get(ig);
+      mul(f);
+      f.get(one).get(g).get(g);
       mul(f);
       f.simd('f32x4.sub');
       mul(f);
-      f.simd('f32x4.add').set(dct);
-      storeDz(0, () => {
-        f.get(dct).get(g);
-        mul(f);
-        dSigmoid(ig);
-        mul(f);
-      });
-      storeDz(1, () => {
-        f.get(dct);
-        at(cp).simdMem('v128.load', 0);
-        mul(f);
-        dSigmoid(fg);
-        mul(f);
-      });
-      storeDz(2, () => {
-        f.get(vdh).get(tc);
-        mul(f);
-        dSigmoid(og);
-        mul(f);
-      });
-      storeDz(3, () => {
-        f.get(dct).get(ig);
-        mul(f);
-        f.get(one).get(g).get(g);
-        mul(f);
-        f.simd('f32x4.sub');
-        mul(f);
-      });
-      at(dcp).get(dct).get(fg);
-      mul(f);
-      f.simdMem('v128.store', 0);
-      f.get(j).const(16).op('i32.add').tee(j).get(Hb).op('i32.lt_u').brIf(0);
-    }
-    f.end();
-    advance(f, [z, dz], Hb, 4);
-    advance(f, [c, cp, dh, dc, dcp], Hb);
-    f.get(r).const(1).op('i32.sub').tee(r).brIf(0);
-  }
-  f.end();
+    });
+    at(dcp).get(dct).get(fg);
+    mul(f);
+    f.simdMem('v128.store', 0);
+  });
   return f;
 }
 
@@ -196,11 +162,7 @@ function gradientKernel({ inputs, backend }: KernelArgs): tf.TensorInfo[] {
   return [dz, dcPrev];
 }
 
-let registered = false;
-
-function register(): void {
-  if (registered) return;
-  registered = true;
+const register = registerOnce(() => {
   tf.registerKernel({ kernelName: LSTM_CELL_KERNEL, backendName: 'wasm', kernelFunc: forwardKernel as unknown as tf.KernelFunc });
   tf.registerKernel({ kernelName: LSTM_CELL_GRAD_KERNEL, backendName: 'wasm', kernelFunc: gradientKernel as unknown as tf.KernelFunc });
   tf.registerGradient({
@@ -214,15 +176,14 @@ function register(): void {
       return { z: () => dz, cPrev: () => dcPrev };
     },
   });
-}
+});
 
 /**
  * Whether the fused cell runs here: the wasm backend is active, its heap takes our SIMD module, the tensors are
  * float32 and H is a multiple of 4 (whole vectors per gate).
  */
 export function fusedLstmCellAvailable(H: number): boolean {
-  if (tf.getBackend() !== 'wasm' || H % 4 !== 0 || H === 0) return false;
-  return kernels.get(tf.backend() as unknown as WasmHeapBackend) !== null;
+  return H % 4 === 0 && H > 0 && kernels.active() !== null;
 }
 
 /** One LSTM cell: `z [B, 4H]` gate pre-activations [i | f | o | g], `cPrev [B, H]`; returns `[h, c]`. */

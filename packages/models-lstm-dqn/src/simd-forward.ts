@@ -84,6 +84,20 @@ export function emitGateLoad(f: FuncBuilder, base: number, Hb: number, j: number
 }
 
 /**
+ * The four LSTM gates of the vector at byte offset local `j` of the pre-activation row at local `z` (gates [i | f |
+ * o | g], Hb bytes apart): sigmoid of the first three into `ig`, `fg`, `og`, tanh of the last into `g`. `x`, `e`,
+ * `t`, `n` are scratch vector locals.
+ */
+export function emitLstmGates(f: FuncBuilder, z: number, Hb: number, j: number, out: { ig: number; fg: number; og: number; g: number }, x: number, e: number, t: number, n: number): void {
+  [out.ig, out.fg, out.og, out.g].forEach((o, k) => {
+    emitGateLoad(f, z, Hb, j, k);
+    f.set(x);
+    if (k === 3) emitTanh(f, x, o, e, t, n);
+    else emitSigmoid(f, x, o, e, t, n);
+  });
+}
+
+/**
  * lstm_cell(z, c, h, Hb, groups, first): one row's LSTM cell over `groups` x 4 units. z holds the gate
  * pre-activations [i | f | o | g] (Hb bytes apart), c the cell state (updated in place), h the output.
  * first = 1: no previous cell (c = i g).
@@ -99,18 +113,7 @@ function buildLstmCell(): FuncBuilder {
   f.get(groups).const(4).op('i32.shl').set(end);
   f.loop();
   {
-    emitGateLoad(f, z, Hb, j, 0);
-    f.set(x);
-    emitSigmoid(f, x, ig, e, t, n);
-    emitGateLoad(f, z, Hb, j, 1);
-    f.set(x);
-    emitSigmoid(f, x, fg, e, t, n);
-    emitGateLoad(f, z, Hb, j, 2);
-    f.set(x);
-    emitSigmoid(f, x, og, e, t, n);
-    emitGateLoad(f, z, Hb, j, 3);
-    f.set(x);
-    emitTanh(f, x, g, e, t, n);
+    emitLstmGates(f, z, Hb, j, { ig, fg, og, g }, x, e, t, n);
     // cc = i g (+ f c)
     f.get(ig).get(g).simd('f32x4.mul').set(cc);
     f.get(first).op('i32.eqz').if();
