@@ -25,7 +25,7 @@ if (!process.env.TSX_TSCONFIG_PATH) {
   process.exit(r.status ?? 1);
 }
 const tf = await import('@tensorflow/tfjs-core');
-const { describeBackend, initBackend, Rng } = await import('@rec/core');
+const { describeBackend, initBackend, Rng, trainingWasmThreads } = await import('@rec/core');
 const { syntheticBeliefSimData, TfjsCosineMatcher, UserBeliefEnv, UserBeliefSim } = await import('@rec/env');
 const { createTd3, ItemMatcher } = await import('@rec/models-td3');
 
@@ -48,10 +48,9 @@ const median = (xs: number[]) => {
 };
 const ms = (x: number) => `${x.toFixed(1)} ms`;
 
-// Training's thread count as the examples use it: REC_WASM_THREADS, else the cores up to 4.
-const { availableParallelism } = await import('node:os');
-const wasmThreads = Number(argValue('--wasm-threads') ?? process.env.REC_WASM_THREADS ?? Math.min(4, availableParallelism()));
-const info = await initBackend(argValue('--backend') ?? 'wasm', { wasmThreads });
+// Training's thread count as the examples use it (REC_WASM_THREADS, else the cores up to 4) unless --wasm-threads.
+const threadsArg = argValue('--wasm-threads');
+const info = await initBackend(argValue('--backend') ?? 'wasm', { wasmThreads: threadsArg ? Number(threadsArg) : trainingWasmThreads() });
 console.log(`# TD3 benchmark ${quick ? '(quick: tiny sizes, figures are a smoke test only)' : ''}`);
 console.log(describeBackend(info));
 

@@ -3,7 +3,6 @@
  * (the paper's session protocol and full-ranking leave-last-out) -> results/ (metrics JSON, markdown report,
  * training curves, the saved model ready for @rec/serve).
  */
-import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   initBackend,
+  trainingWasmThreads,
   describeBackend,
   RunLogger,
   writeJsonAtomic,
@@ -52,11 +52,6 @@ import {
   type ItemsCsr,
 } from '@rec/eval';
 import { LstmDqn, ItemVocab, saveModel, type LstmDqnOptions } from '@rec/models-lstm-dqn';
-
-/** Training's default wasm thread count: none given when REC_WASM_THREADS is set (initBackend reads it), else cores up to 4. */
-function trainingWasmThreads(): number | undefined {
-  return process.env.REC_WASM_THREADS ? undefined : Math.max(1, Math.min(4, availableParallelism()));
-}
 
 export interface TrainOptions {
   /** UserBehavior CSV (plain or gzip). Default: ../shared/data/userbehavior-head when present, else synthetic. */

@@ -4,10 +4,9 @@
  * and after the warm-up the agent trains every 3 rounds. Writes per-episode statistics (JSON lines), a summary JSON,
  * a printed table, and `current_user_beliefs.json` (written by the simulator after every episode).
  */
-import { availableParallelism } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InvalidArgumentError, Rng, describeBackend, initBackend, writeJsonAtomic } from '@rec/core';
+import { InvalidArgumentError, Rng, describeBackend, initBackend, trainingWasmThreads, writeJsonAtomic } from '@rec/core';
 import { ingest, type IndexedLog } from '@rec/data';
 import { UserBeliefEnv, UserBeliefSim, beliefSimDataFromLog, syntheticBeliefSimData, type BeliefSimData } from '@rec/env';
 import { createTd3, evaluateAny, learnTd3, type EpisodeStats, type Td3Config } from '@rec/models-td3';
@@ -92,8 +91,7 @@ export async function runTd3Beliefs(options: Td3BeliefsOptions = {}): Promise<Td
   };
   const out = resolve(options.out ?? 'results-td3');
   mkdirSync(out, { recursive: true });
-  const wasmThreads = options.wasmThreads ?? (process.env.REC_WASM_THREADS ? undefined : Math.max(1, Math.min(4, availableParallelism())));
-  const info = await initBackend(options.backend ?? 'wasm,cpu', { wasmThreads });
+  const info = await initBackend(options.backend ?? 'wasm,cpu', { wasmThreads: options.wasmThreads ?? trainingWasmThreads() });
   say(describeBackend(info));
 
   const numUsers = options.users ?? (full ? 50_000 : 2_000);

@@ -312,6 +312,17 @@ export function patchWebgpuAddN(): boolean {
   return true;
 }
 
+/**
+ * The wasm thread count for training, to pass as `initBackend`'s `wasmThreads`: undefined when REC_WASM_THREADS is
+ * set (initBackend then reads it), else the machine's cores up to 4 (1 outside Node). Threads change only the speed.
+ */
+export function trainingWasmThreads(): number | undefined {
+  if (!isNode || !req) return 1;
+  if (process.env.REC_WASM_THREADS?.trim()) return undefined;
+  const os = req('node:os') as typeof import('node:os');
+  return Math.max(1, Math.min(4, os.availableParallelism()));
+}
+
 /** The thread count XNNPACK runs on, as the last successful `initBackend('wasm')` got it. */
 let wasmThreadsInUse = 0;
 /** Threads the active wasm backend runs its kernels on (1 single-threaded, 0 when the wasm backend is not active). */
