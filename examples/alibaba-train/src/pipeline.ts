@@ -293,6 +293,13 @@ export async function trainAndEvaluate(log: IndexedLog, o: EvaluateOptions): Pro
     // (1 for the logged next item): regress the whole Q row toward it (`fullInformation`), with a shorter horizon
     // than the paper's 0.99 so the bootstrapped term does not drown the immediate signal.
     fullInformation: true,
+    // The logged next item is also a demonstration: a softmax cross-entropy on Q / 0.1 (DQfD-style supervised term
+    // on the same head). Measured on the DIGINETICA sample (paper+items, 224 episodes, leave-last-out HR@10 /
+    // coverage): without it 0.0073 / 0.0032, with it and 4 gradient steps per env step 0.0088-0.0093 / 0.036.
+    demoLoss: 'softmax',
+    // Short sessions give few env steps per episode (DIGINETICA: 114 gradient steps in 224 episodes at 1 per step);
+    // 4 per env step for the paper networks; the variant costs several times more per step and keeps 1.
+    gradientSteps: model === 'variant' ? 1 : 4,
     gamma: 0.5,
     targetSyncEvery: 100,
     learningRate: 2e-3,

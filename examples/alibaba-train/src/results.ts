@@ -208,6 +208,10 @@ function header(seed: number, episodes: number, backend: string, sections: strin
     'test session; F1 is the mean of per-session F1). Training times are wall seconds on a shared 2-core machine.',
     'The agent trains on rows that are training rows of both protocols. Per-metric 95% bootstrap intervals are in',
     'each run\'s metrics.json (examples/alibaba-train); on samples this small most differences are within them.',
+    'Every LSTM-DQN here trains on the replay with the full-information TD update (the logged next item\'s reward',
+    'is known for every item) plus a softmax cross-entropy on Q / 0.1 against the logged item (`demoLoss`, a',
+    'DQfD-style supervised term), 4 gradient steps per env step (the variant 1); see examples/alibaba-train/src/pipeline.ts.',
+    'The other learned model, GRU4Rec, is supervised only.',
     '',
     ...sections,
   ].join('\n');

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend, ModelFormatError, RecError, InvalidArgumentError, Rng } from '@rec/core';
-import { LstmDqn, type LstmDqnOptions } from './lstm-dqn.js';
+import { LstmDqn, demoTerm, type LstmDqnOptions } from './lstm-dqn.js';
 import { loadLstmDqn, loadModel, saveModel } from './model-io.js';
 import { PlantedNextItemEnv } from './planted-env.testutil.js';
 import { CatalogueScorer } from './catalogue.js';
@@ -102,6 +102,50 @@ describe('full-information update', () => {
     expect(full).toBeGreaterThan(single);
     agent.dispose();
     plain.dispose();
+  });
+});
+
+describe('supervised demoLoss on the logged item (DQfD margin, softmax)', () => {
+  it('both forms learn the planted structure from the logged item alone, beating the plain update on the same budget', async () => {
+    const hits: Record<string, number> = {};
+    for (const demoLoss of ['none', 'margin', 'softmax'] as const) {
+      const agent = tinyAgent({ demoLoss, epsilonDecayEpisodes: 40 });
+      await agent.learn({ env: new PlantedNextItemEnv({ ...envOpts, revealTarget: true }), episodes: 64 });
+      hits[demoLoss] = hitRate((obs) => agent.act(obs, 1, 0), 99);
+      agent.dispose();
+    }
+    console.log(`planted env after 64 episodes: ${Object.entries(hits).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+    expect(hits.margin).toBeGreaterThan(0.5);
+    expect(hits.softmax).toBeGreaterThan(0.5);
+    expect(hits.margin).toBeGreaterThan(hits.none + 0.2);
+    expect(hits.softmax).toBeGreaterThan(hits.none + 0.2);
+  });
+
+  it('softmax term and its written-out gradient equal tfjs autodiff of T logsumexp(Q / T) - Q(a_E); margin is DQfD\'s', () => {
+    const rng = new Rng(5);
+    const q = tf.tensor2d(Float32Array.from({ length: 4 * 7 }, () => rng.uniform(-2, 2)), [4, 7]);
+    const target = Int32Array.from([3, -1, 0, 6]); // row 1: no logged item, no term
+    const T = 0.3;
+    const c = { demoLoss: 'softmax' as const, demoMargin: 0.8, demoTemperature: T };
+    const oneHot = tf.oneHot(tf.tensor1d([3, 0, 0, 6], 'int32'), 7, 1, 0, 'float32');
+    const mask = tf.tensor1d([1, 0, 1, 1]);
+    const ref = (x: tf.Tensor) => tf.mul(tf.sub(tf.mul(tf.logSumExp(tf.div(x, T), 1), T), tf.sum(tf.mul(x, oneHot), 1)), mask);
+    const w = tf.tensor1d([0.5, 2, -1, 1.5]); // a non-uniform upstream gradient
+    const got = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(demoTerm(x, target, c), w)))(q);
+    const want = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(ref(x), w)))(q);
+    expect(Array.from(demoTerm(q, target, c).dataSync())).toEqual(Array.from(ref(q).dataSync()).map((v) => expect.closeTo(v, 5)));
+    const g = got.dataSync();
+    want.dataSync().forEach((v, i) => expect(g[i]).toBeCloseTo(v, 5));
+    expect(g.slice(7, 14).every((v) => v === 0)).toBe(true);
+    // Margin: max_a [Q + 0.8 [a != a_E]] - Q(a_E), by hand for row 0.
+    const q0 = Array.from(q.dataSync().slice(0, 7));
+    const lead = Math.max(...q0.map((v, a) => v + (a === 3 ? 0 : 0.8)));
+    expect(demoTerm(q, target, { ...c, demoLoss: 'margin' }).dataSync()[0]).toBeCloseTo(lead - q0[3], 5);
+  });
+
+  it('rejects an unknown demoLoss and a non-positive temperature, naming the option', () => {
+    expect(() => tinyAgent({ demoLoss: 'hinge' as never })).toThrow(/LstmDqn\.demoLoss/);
+    expect(() => tinyAgent({ demoLoss: 'softmax', demoTemperature: 0 })).toThrow(/LstmDqn\.demoTemperature/);
   });
 });
 

@@ -115,6 +115,23 @@ export interface LstmDqnConfig {
    */
   fullInformation: boolean;
   /**
+   * Supervised loss on the logged next item (the demonstrator's action, `info.target`), added to the TD loss on the
+   * same Q-head, as in DQfD (Hester et al. 2018) and the supervised heads of SQN (Xin et al. 2020):
+   * - `'margin'`: DQfD's large-margin loss `max_a [Q(s, a) + margin [a != a_E]] - Q(s, a_E)`, which keeps Q on the
+   *   value scale and only needs the logged item to outrank the rest by `demoMargin`;
+   * - `'softmax'`: cross-entropy of `softmax(Q / demoTemperature)` against the logged item, which pushes every item
+   *   down in proportion to its probability (the loss of supervised next-item models such as GRU4Rec and SASRec);
+   * - `'none'` (default): the paper's DQN.
+   * Rows whose logged item is unknown or out of vocabulary get no supervised term.
+   */
+  demoLoss: 'none' | 'margin' | 'softmax';
+  /** Weight of the supervised term (DQfD's lambda_2). */
+  demoWeight: number;
+  /** Margin of `demoLoss: 'margin'` (DQfD's 0.8). */
+  demoMargin: number;
+  /** Temperature of `demoLoss: 'softmax'`. */
+  demoTemperature: number;
+  /**
    * Which forward pass scores users for `qValues`, `recommend`, `recommendBatch` and greedy `act` (training always
    * runs on tfjs). `'wasm-simd'`: the SimdForward engine (simd-forward.ts) on a copy of the weights, refreshed
    * whenever they change; `'tfjs'`: the tfjs graph on the active backend; `'auto'` (default): the engine when the
@@ -160,6 +177,10 @@ export const DEFAULT_CONFIG: Omit<LstmDqnConfig, 'network'> = {
   learnFromLoggedTargets: false,
   slateCredit: 'first',
   fullInformation: false,
+  demoLoss: 'none',
+  demoWeight: 1,
+  demoMargin: 0.8,
+  demoTemperature: 0.1,
   inference: 'auto',
 };
 
@@ -177,6 +198,10 @@ export function resolveConfig(options: LstmDqnOptions): { config: LstmDqnConfig;
   check(Number.isInteger(config.nStep) && config.nStep >= 1, 'LstmDqn.nStep', 'an integer >= 1', config.nStep);
   check(config.tau > 0 && config.tau <= 1, 'LstmDqn.tau', 'a number in (0, 1]', config.tau);
   check(!config.fullInformation || config.nStep === 1, 'LstmDqn.fullInformation', 'nStep 1 (the known reward vector is one step)', config.nStep);
+  check(['none', 'margin', 'softmax'].includes(config.demoLoss), 'LstmDqn.demoLoss', "'none', 'margin' or 'softmax'", config.demoLoss);
+  check(config.demoWeight >= 0 && Number.isFinite(config.demoWeight), 'LstmDqn.demoWeight', 'a finite number >= 0', config.demoWeight);
+  check(config.demoMargin >= 0 && Number.isFinite(config.demoMargin), 'LstmDqn.demoMargin', 'a finite number >= 0', config.demoMargin);
+  check(config.demoTemperature > 0 && Number.isFinite(config.demoTemperature), 'LstmDqn.demoTemperature', 'a finite number > 0', config.demoTemperature);
   check(Number.isInteger(config.batchSize) && config.batchSize > 0, 'LstmDqn.batchSize', 'a positive integer', config.batchSize);
   check(config.epsilonDecay === 'linear' || config.epsilonDecay === 'exponential', 'LstmDqn.epsilonDecay', "'linear' or 'exponential'", config.epsilonDecay);
   return { config, vocab: vocab ?? ItemVocab.identity(n) };
@@ -266,6 +291,40 @@ const FORMAT = 'rec-lstm-dqn-checkpoint';
 /** Replay `target` value for transitions whose full reward vector is unknown. */
 const UNKNOWN_TARGET = -2;
 const FORMAT_VERSION = 1;
+
+/**
+ * Per-row supervised term of `demoLoss` on Q-values `q` [B, A] against the logged items `target` (vocabulary
+ * indices; rows with target < 0 get 0). Exported for tests.
+ */
+export function demoTerm(q: tf.Tensor, target: Int32Array, c: Pick<LstmDqnConfig, 'demoLoss' | 'demoMargin' | 'demoTemperature'>): tf.Tensor {
+  const A = q.shape[1]!;
+  const known = Float32Array.from(target, (t) => (t >= 0 ? 1 : 0));
+  const oneHot = tf.oneHot(tf.tensor1d(Int32Array.from(target, (t) => Math.max(t, 0)), 'int32'), A, 1, 0, 'float32');
+  const mask = tf.tensor1d(known);
+  if (c.demoLoss === 'margin') {
+    const qE = tf.sum(tf.mul(q, oneHot), 1);
+    const lead = tf.max(tf.add(q, tf.mul(tf.sub(1, oneHot), c.demoMargin)), 1); // max_a [Q(s, a) + margin [a != a_E]]
+    return tf.mul(tf.sub(lead, qE), mask);
+  }
+  // Cross-entropy of softmax(Q / T), as T log sum_a exp(Q(s, a) / T) - Q(s, a_E), with its gradient written out:
+  // d/dQ = softmax(Q / T) - onehot(a_E). Letting tfjs differentiate logSumExp costs about as much as the rest of
+  // the loss on wasm (max, broadcast subtract, exp, sum and log, each taped over [B, A]).
+  const T = c.demoTemperature;
+  // The one-hot rows go in as an input (not a closure) so they stay alive until the backward pass.
+  const ce = tf.customGrad(((x: tf.Tensor, e: tf.Tensor, save: tf.GradSaveFunc) => {
+    const z = tf.div(x, T);
+    const p = tf.softmax(z);
+    save([p, e]);
+    return {
+      value: tf.sub(tf.mul(tf.logSumExp(z, 1), T), tf.sum(tf.mul(x, e), 1)),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+        tf.mul(tf.sub(saved[0], saved[1]), tf.reshape(dy as tf.Tensor, [-1, 1])),
+        tf.zerosLike(saved[1]),
+      ],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return tf.mul(ce(q, oneHot) as tf.Tensor, mask);
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // The agent
@@ -472,20 +531,27 @@ export class LstmDqn {
       const { value, grads } = tf.variableGrads(() => {
         const y = tf.add(tf.tensor1d(batch.reward as Float32Array), target);
         let perRow: tf.Tensor;
-        if (!full) {
+        const demo = c.demoLoss !== 'none' && c.demoWeight > 0 && (batch.target as Int32Array).some((t) => t >= 0);
+        let q: tf.Tensor | null = null;
+        if (!full && !demo) {
           const qa = actionValues(this.online, net, obs, actions, { training: true, seed }); // Q(s, a) of the taken actions
           perRow = huber(tf.sub(qa, y));
         } else {
-          // Full information (logged replay): every action's reward is known, [a == purchased item], so rows with a
-          // known target regress the whole Q row toward onehot(target) + discount * next; other rows the taken action.
-          const q = qValues(this.online, net, obs, { training: true, seed });
-          const tgt = tf.tensor1d(batch.target as Int32Array, 'int32');
-          const yFull = tf.add(tf.oneHot(tgt, net.numActions, 1, 0, 'float32'), tf.reshape(target, [B, 1]));
-          const rowFull = tf.mean(huber(tf.sub(q, yFull)), 1);
+          q = qValues(this.online, net, obs, { training: true, seed });
           const qa = tf.sum(tf.mul(q, tf.oneHot(actions, net.numActions, 1, 0, 'float32')), 1);
-          perRow = tf.where(tf.greaterEqual(tgt, -1), rowFull, huber(tf.sub(qa, y)));
+          perRow = huber(tf.sub(qa, y));
+          if (full) {
+            // Full information (logged replay): every action's reward is known, [a == purchased item], so rows with
+            // a known target regress the whole Q row toward onehot(target) + discount * next; other rows the taken action.
+            const tgt = tf.tensor1d(batch.target as Int32Array, 'int32');
+            const yFull = tf.add(tf.oneHot(tgt, net.numActions, 1, 0, 'float32'), tf.reshape(target, [B, 1]));
+            const rowFull = tf.mean(huber(tf.sub(q, yFull)), 1);
+            perRow = tf.where(tf.greaterEqual(tgt, -1), rowFull, perRow);
+          }
         }
+        // Priorities follow the TD error only (as DQfD's), not the supervised term.
         if (this.replay.prioritized) tdAbs = tf.keep(perRow);
+        if (demo) perRow = tf.add(perRow, tf.mul(demoTerm(q!, batch.target as Int32Array, c), c.demoWeight));
         return tf.mean(tf.mul(perRow, isWeights)) as tf.Scalar;
       }, varList);
       const named: Record<string, tf.Tensor> = {};
@@ -795,7 +861,8 @@ export class LstmDqn {
         reward: ret,
         nextObs: nextObs.subarray(b * S, (b + 1) * S),
         discount: terminal ? 0 : Math.pow(c.gamma, len),
-        target: len === 1 ? qTgt[b][0] : UNKNOWN_TARGET,
+        // The first step's logged item: full information needs nStep 1 (checked); the supervised demoLoss any n.
+        target: qTgt[b][0],
       });
       qObs[b].copyWithin(0, S, len * S);
       qAct[b].copyWithin(0, 1, len);
