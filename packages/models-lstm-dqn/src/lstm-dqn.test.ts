@@ -248,6 +248,26 @@ describe('recommend', () => {
     agent.dispose();
   });
 
+  it('initHeadBiasFromPopularity: a zero-initialised head then ranks by popularity, Q = T (log(1 + count) - mean)', () => {
+    const agent = tinyAgent({ coldStartThreshold: 1, demoLoss: 'softmax', demoTemperature: 0.2, network: { seqLen: envOpts.seqLen, featureDim: envOpts.featureDim, hidden: 16, layers: 1, mlp: [32], rnnDropout: 0, mlpDropout: 0, zeroInitHead: true } });
+    agent.addPopularity([5, 5, 5, 9, 9, 3, 7]);
+    agent.initHeadBiasFromPopularity();
+    const state = new PlantedNextItemEnv(envOpts).reset().slice(0, S);
+    const r = agent.recommend(state, 4);
+    expect(r.coldStart).toBe(false);
+    expect(Array.from(r.items.subarray(0, 2))).toEqual([5, 9]);
+    expect(new Set(r.items.subarray(2, 4))).toEqual(new Set([3, 7]));
+    const logs = Array.from({ length: envOpts.numItems }, (_, a) => Math.log1p([5, 9, 3, 7].includes(a) ? { 5: 3, 9: 2, 3: 1, 7: 1 }[a]! : 0));
+    const mean = logs.reduce((x, y) => x + y, 0) / logs.length;
+    const q = agent.qValues(state);
+    logs.forEach((l, a) => expect(q[a]).toBeCloseTo(0.2 * (l - mean), 5));
+    // The target network starts from the same bias.
+    expect(Array.from(agent.target['head.q.bias'].dataSync())).toEqual(Array.from(agent.online['head.q.bias'].dataSync()));
+    expect(() => agent.initHeadBias(new Float32Array(3))).toThrow(/12 values/);
+    expect(() => agent.initHeadBias(new Float32Array(12).fill(NaN))).toThrow(/finite/);
+    agent.dispose();
+  });
+
   it('rejects states of the wrong size with a RecError that says what was expected', () => {
     const agent = tinyAgent();
     expect(() => agent.recommend(new Float32Array(5), 3)).toThrow(InvalidArgumentError);

@@ -689,6 +689,33 @@ export class LstmDqn {
     }
   }
 
+  /**
+   * Set the Q-head's per-item bias (`head.q.bias`, or `items.bias` for the embedding head) of the online and target
+   * networks to `bias` (one value per vocabulary index). Call before training, e.g. to start from a popularity
+   * ranking (`initHeadBiasFromPopularity`).
+   */
+  initHeadBias(bias: ArrayLike<number>): void {
+    const name = this.config.network.head === 'dense' ? 'head.q.bias' : 'items.bias';
+    check(bias.length === this.numActions, 'LstmDqn.initHeadBias(bias)', `${this.numActions} values (one per vocabulary index)`, bias.length);
+    const values = Float32Array.from(bias);
+    check(values.every(Number.isFinite), 'LstmDqn.initHeadBias(bias)', 'finite numbers', 'a NaN or infinite value');
+    for (const vars of [this.online, this.target]) tf.tidy(() => vars[name].assign(tf.tensor1d(values)));
+  }
+
+  /**
+   * Start the Q-head from the popularity counts gathered by `addPopularity`: bias = scale * (log(1 + count) - mean).
+   * With `demoLoss: 'softmax'` and scale = `demoTemperature`, softmax(Q / T) of a zero-initialised head is then
+   * proportional to 1 + count (the most-popular ranking), and training learns the state-dependent part on top (as
+   * @rec/eval's GRU4Rec does with `popularityBias`).
+   */
+  initHeadBiasFromPopularity(scale = this.config.demoTemperature): void {
+    const n = this.numActions;
+    const b = new Float64Array(n);
+    let mean = 0;
+    for (let a = 0; a < n; a++) mean += (b[a] = Math.log1p(this.popularity[a])) / n;
+    this.initHeadBias(Float32Array.from(b, (v) => scale * (v - mean)));
+  }
+
   /** Store production feedback as one-step transitions and run `feedbackTrainSteps` gradient steps. */
   updateFromFeedback(f: FeedbackBatch): { stored: number; skippedOutOfVocab: number; losses: number[] } {
     const n = f.items.length;
