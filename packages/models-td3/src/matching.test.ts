@@ -84,6 +84,40 @@ describe('ItemMatcher', () => {
     m.dispose();
   });
 
+  it('exclude keeps a user\'s items out of both lists; the next-best matches fill in, -1 when the catalogue runs out', () => {
+    const rng = new Rng(4);
+    const dim = 8;
+    const items = rng.fillNormal(new Float32Array(40 * dim)) as Float32Array;
+    const actions = rng.fillNormal(new Float32Array(3 * dim)) as Float32Array;
+    const users = rng.fillNormal(new Float32Array(3 * dim)) as Float32Array;
+    const m = new ItemMatcher(items, dim, { threads: 1 });
+    const plain = m.recommend(actions, users, 3, 5, 5);
+    // User 0: its 1st and 3rd RL items and its 1st pre-trained item excluded; user 1: nothing; user 2: every item
+    // but four (the first two of user 1's list, and items 0 and 1).
+    const ex0 = [plain.rl[0], plain.rl[2], plain.pretrained[0]];
+    const keep2 = new Set(Array.from(plain.items.subarray(10, 12)));
+    const ex2: number[] = [];
+    for (let i = 0; i < 40 && ex2.length < 36; i++) if (!keep2.has(i) && i !== 0 && i !== 1) ex2.push(i);
+    const offsets = Int32Array.from([0, ex0.length, ex0.length, ex0.length + ex2.length]);
+    const out = m.recommend(actions, users, 3, 5, 5, { offsets, items: Int32Array.from([...ex0, ...ex2]) });
+    // User 0: the reference rankings with the excluded items removed.
+    const cos0 = bruteCosine(items, dim, actions.subarray(0, dim)).filter((i) => !ex0.includes(i));
+    expect(Array.from(out.rl.subarray(0, 5))).toEqual(cos0.slice(0, 5));
+    for (const e of ex0) expect(Array.from(out.items.subarray(0, 10))).not.toContain(e);
+    expect(new Set(out.items.subarray(0, 10)).size).toBe(10);
+    // User 1: unchanged.
+    expect(Array.from(out.items.subarray(10, 20))).toEqual(Array.from(plain.items.subarray(10, 20)));
+    // User 2: only the items left are listed, the rest of the row is -1.
+    const left = [...new Set([...keep2, 0, 1])].sort((a, b) => a - b);
+    expect(40 - ex2.length).toBe(left.length);
+    const row2 = Array.from(out.items.subarray(20, 30));
+    expect(row2.filter((i) => i >= 0).sort((a, b) => a - b)).toEqual(left);
+    expect(row2.filter((i) => i < 0).length).toBe(10 - left.length);
+    expect(() => m.recommend(actions, users, 3, 5, 5, { offsets: Int32Array.from([0, 1]), items: Int32Array.from([2]) })).toThrow(/exclude\.offsets/);
+    expect(() => m.recommend(actions, users, 3, 5, 5, { offsets: Int32Array.from([0, 1, 1, 1]), items: Int32Array.from([40]) })).toThrow(/exclude\.items/);
+    m.dispose();
+  });
+
   it('recommends from an agent without leaking tensors', () => {
     const agent = createTd3({ stateDim: 13, actionDim: 8, actorHidden: [16], criticHidden: [16], replayCapacity: 10 });
     const rng = new Rng(2);

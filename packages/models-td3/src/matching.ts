@@ -67,26 +67,54 @@ export class ItemMatcher {
 
   /**
    * RL list (`rlCount` cosine matches) then the pre-trained list's best items not already in it, `pretrainedCount`
-   * of them: `rlCount + pretrainedCount` distinct items per user.
+   * of them: `rlCount + pretrainedCount` distinct items per user. `exclude` (a CSR of item indices per user, the
+   * shape of a RecEnv's `excluded()`: user b's items are `items[offsets[b] .. offsets[b + 1]]`) removes items from
+   * both lists (e.g. what the user already bought); the next-best matches take their places. When too few items
+   * remain, the lists end in -1.
    */
-  recommend(actions: Float32Array, userEmbeddings: Float32Array, batch: number, rlCount = 10, pretrainedCount = 10): MergedLists {
+  recommend(actions: Float32Array, userEmbeddings: Float32Array, batch: number, rlCount = 10, pretrainedCount = 10, exclude?: { offsets: Int32Array; items: Int32Array }): MergedLists {
     const total = rlCount + pretrainedCount;
     check(total <= this.numItems, 'ItemMatcher.recommend', `rlCount + pretrainedCount <= numItems (${this.numItems})`, total);
-    const rl = this.match(actions, batch, rlCount);
-    // Ask the pre-trained model for enough candidates that `pretrainedCount` survive removing the RL items.
-    const candidates = Math.min(this.numItems, pretrainedCount + rlCount);
+    let maxExcluded = 0;
+    if (exclude) {
+      const { offsets, items: ex } = exclude;
+      check(offsets instanceof Int32Array && offsets.length === batch + 1 && offsets[0] === 0 && offsets[batch] === ex.length, 'ItemMatcher.recommend(exclude.offsets)', `an Int32Array of ${batch + 1} offsets from 0 to exclude.items.length (${ex.length})`, offsets?.length);
+      for (let b = 0; b < batch; b++) {
+        check(offsets[b + 1] >= offsets[b], 'ItemMatcher.recommend(exclude.offsets)', 'non-decreasing offsets', `${offsets[b]} then ${offsets[b + 1]} at user ${b}`);
+        maxExcluded = Math.max(maxExcluded, offsets[b + 1] - offsets[b]);
+      }
+      for (let i = 0; i < ex.length; i++) {
+        if (!(Number.isInteger(ex[i]) && ex[i] >= 0 && ex[i] < this.numItems)) check(false, 'ItemMatcher.recommend(exclude.items)', `item indices in [0, ${this.numItems})`, `${ex[i]} at position ${i}`);
+      }
+    }
+    // Enough candidates that rlCount (and then pretrainedCount) survive the exclusions and the RL items.
+    const rlCandidates = Math.min(this.numItems, rlCount + maxExcluded);
+    const rlAll = this.match(actions, batch, rlCandidates);
+    const candidates = Math.min(this.numItems, pretrainedCount + rlCount + maxExcluded);
     const pre = this.pretrained(userEmbeddings, batch, candidates);
-    const items = new Int32Array(batch * total);
-    const added = new Int32Array(batch * pretrainedCount);
+    const items = new Int32Array(batch * total).fill(-1);
+    const rl = new Int32Array(batch * rlCount).fill(-1);
+    const added = new Int32Array(batch * pretrainedCount).fill(-1);
+    // stamp[item] === b + 1: the item is excluded or already listed for user b.
+    const stamp = new Int32Array(this.numItems);
     for (let b = 0; b < batch; b++) {
+      const mark = b + 1;
+      if (exclude) for (let i = exclude.offsets[b]; i < exclude.offsets[b + 1]; i++) stamp[exclude.items[i]] = mark;
       const base = b * total;
-      for (let j = 0; j < rlCount; j++) items[base + j] = rl[b * rlCount + j];
+      let n = 0;
+      for (let c = 0; c < rlCandidates && n < rlCount; c++) {
+        const item = rlAll[b * rlCandidates + c];
+        if (stamp[item] === mark) continue;
+        stamp[item] = mark;
+        items[base + n] = item;
+        rl[b * rlCount + n] = item;
+        n++;
+      }
       let filled = 0;
       for (let c = 0; c < candidates && filled < pretrainedCount; c++) {
         const item = pre[b * candidates + c];
-        let dup = false;
-        for (let j = 0; j < rlCount; j++) if (items[base + j] === item) dup = true;
-        if (dup) continue;
+        if (stamp[item] === mark) continue;
+        stamp[item] = mark;
         items[base + rlCount + filled] = item;
         added[b * pretrainedCount + filled] = item;
         filled++;

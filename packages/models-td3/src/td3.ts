@@ -460,11 +460,12 @@ export class Td3Agent {
    * Recommendations for observations: the actor's action matched by cosine to items (`rlCount`), merged with the
    * pre-trained list (`pretrainedCount`, top user-item dot products). `userEmbeddings [batch * matcher.dim]`
    * defaults to the last `matcher.dim` numbers of each observation (the belief simulator's state layout).
+   * `exclude` (a CSR per user, as a RecEnv's `excluded()` returns) keeps those items out of both lists.
    */
   recommend(
     obs: Float32Array,
     matcher: ItemMatcher,
-    options: { userEmbeddings?: Float32Array; rlCount?: number; pretrainedCount?: number } = {},
+    options: { userEmbeddings?: Float32Array; rlCount?: number; pretrainedCount?: number; exclude?: { offsets: Int32Array; items: Int32Array } } = {},
   ): MergedLists {
     const c = this.config;
     if (matcher.dim !== c.actionDim) {
@@ -477,7 +478,7 @@ export class Td3Agent {
       users = new Float32Array(batch * matcher.dim);
       for (let b = 0; b < batch; b++) users.set(obs.subarray((b + 1) * c.stateDim - matcher.dim, (b + 1) * c.stateDim), b * matcher.dim);
     }
-    return matcher.recommend(this.act(obs), users, batch, options.rlCount ?? 10, options.pretrainedCount ?? 10);
+    return matcher.recommend(this.act(obs), users, batch, options.rlCount ?? 10, options.pretrainedCount ?? 10, options.exclude);
   }
 
   /** Store a batch of transitions in the replay buffer (rewards times `rewardScale`). */
