@@ -18,6 +18,8 @@ export {
   checkInRange,
 } from './errors.js';
 export type { RecErrorDetails } from './errors.js';
+export { validateCsr } from './csr.js';
+export type { ItemsCsr } from './csr.js';
 export { Rng, hashString } from './rng.js';
 export type { RngState } from './rng.js';
 export {

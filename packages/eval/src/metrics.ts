@@ -18,13 +18,10 @@
  * Users with an empty truth set are not scored (their entries are NaN) and do not enter the means; the summary
  * reports how many were scored.
  */
-import { check, ShapeError, InvalidArgumentError, Rng } from '@rec/core';
+import { check, ShapeError, InvalidArgumentError, Rng, validateCsr, type ItemsCsr } from '@rec/core';
 
-/** Items per user in CSR form. */
-export interface ItemsCsr {
-  offsets: Int32Array;
-  items: Int32Array;
-}
+// Defined in @rec/core (the models validate exclusion lists with it too); re-exported as part of this API.
+export { validateCsr, type ItemsCsr };
 
 export const RANKING_METRICS = ['precision', 'recall', 'f1', 'ap', 'ndcg', 'hit', 'rr'] as const;
 export type RankingMetricName = (typeof RANKING_METRICS)[number];
@@ -63,19 +60,6 @@ function validateLists(where: string, lists: Int32Array, k: number, numUsers?: n
       got: lists.length,
     });
   }
-  return n;
-}
-
-export function validateCsr(where: string, csr: ItemsCsr): number {
-  check(
-    csr && csr.offsets instanceof Int32Array && csr.items instanceof Int32Array,
-    where,
-    '{ offsets: Int32Array, items: Int32Array }',
-    csr,
-  );
-  const n = csr.offsets.length - 1;
-  check(n >= 0 && csr.offsets[0] === 0, where, 'offsets starting at 0', csr.offsets[0]);
-  check(csr.offsets[n] === csr.items.length, where, `offsets[last] == items.length (${csr.items.length})`, csr.offsets[n]);
   return n;
 }
 

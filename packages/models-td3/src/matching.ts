@@ -4,7 +4,7 @@
  * from @rec/env's `SimdCosineMatcher`, the belief simulator's own kernel (wasm SIMD int16 prefilter + exact re-rank
  * on worker threads; ties to the lower index): once with the cosine metric, once with the dot-product metric.
  */
-import { check, ShapeError } from '@rec/core';
+import { check, ShapeError, validateCsr, type ItemsCsr } from '@rec/core';
 import { SimdCosineMatcher } from '@rec/env';
 
 export interface ItemMatcherOptions {
@@ -72,20 +72,20 @@ export class ItemMatcher {
    * both lists (e.g. what the user already bought); the next-best matches take their places. When too few items
    * remain, the lists end in -1.
    */
-  recommend(actions: Float32Array, userEmbeddings: Float32Array, batch: number, rlCount = 10, pretrainedCount = 10, exclude?: { offsets: Int32Array; items: Int32Array }): MergedLists {
+  recommend(actions: Float32Array, userEmbeddings: Float32Array, batch: number, rlCount = 10, pretrainedCount = 10, exclude?: ItemsCsr): MergedLists {
     const total = rlCount + pretrainedCount;
     check(total <= this.numItems, 'ItemMatcher.recommend', `rlCount + pretrainedCount <= numItems (${this.numItems})`, total);
     let maxExcluded = 0;
     if (exclude) {
+      validateCsr('ItemMatcher.recommend(exclude)', exclude);
       const { offsets, items: ex } = exclude;
-      check(offsets instanceof Int32Array && offsets.length === batch + 1 && offsets[0] === 0 && offsets[batch] === ex.length, 'ItemMatcher.recommend(exclude.offsets)', `an Int32Array of ${batch + 1} offsets from 0 to exclude.items.length (${ex.length})`, offsets?.length);
+      check(offsets.length === batch + 1, 'ItemMatcher.recommend(exclude.offsets)', `${batch + 1} offsets (one user per action)`, offsets.length);
       for (let b = 0; b < batch; b++) {
         check(offsets[b + 1] >= offsets[b], 'ItemMatcher.recommend(exclude.offsets)', 'non-decreasing offsets', `${offsets[b]} then ${offsets[b + 1]} at user ${b}`);
         maxExcluded = Math.max(maxExcluded, offsets[b + 1] - offsets[b]);
       }
-      for (let i = 0; i < ex.length; i++) {
-        if (!(Number.isInteger(ex[i]) && ex[i] >= 0 && ex[i] < this.numItems)) check(false, 'ItemMatcher.recommend(exclude.items)', `item indices in [0, ${this.numItems})`, `${ex[i]} at position ${i}`);
-      }
+      const bad = ex.findIndex((i) => i < 0 || i >= this.numItems);
+      check(bad < 0, 'ItemMatcher.recommend(exclude.items)', `item indices in [0, ${this.numItems})`, bad < 0 ? undefined : `${ex[bad]} at position ${bad}`);
     }
     // Enough candidates that rlCount (and then pretrainedCount) survive the exclusions and the RL items.
     const rlCandidates = Math.min(this.numItems, rlCount + maxExcluded);
@@ -100,25 +100,20 @@ export class ItemMatcher {
     for (let b = 0; b < batch; b++) {
       const mark = b + 1;
       if (exclude) for (let i = exclude.offsets[b]; i < exclude.offsets[b + 1]; i++) stamp[exclude.items[i]] = mark;
-      const base = b * total;
-      let n = 0;
-      for (let c = 0; c < rlCandidates && n < rlCount; c++) {
-        const item = rlAll[b * rlCandidates + c];
-        if (stamp[item] === mark) continue;
-        stamp[item] = mark;
-        items[base + n] = item;
-        rl[b * rlCount + n] = item;
-        n++;
-      }
-      let filled = 0;
-      for (let c = 0; c < candidates && filled < pretrainedCount; c++) {
-        const item = pre[b * candidates + c];
-        if (stamp[item] === mark) continue;
-        stamp[item] = mark;
-        items[base + rlCount + filled] = item;
-        added[b * pretrainedCount + filled] = item;
-        filled++;
-      }
+      // The first `count` unstamped items of user b's `width` candidates in `src`, into `list` and at `at` in `items`.
+      const take = (src: Int32Array, width: number, count: number, list: Int32Array, at: number) => {
+        let n = 0;
+        for (let c = 0; c < width && n < count; c++) {
+          const item = src[b * width + c];
+          if (stamp[item] === mark) continue;
+          stamp[item] = mark;
+          items[at + n] = item;
+          list[b * count + n] = item;
+          n++;
+        }
+      };
+      take(rlAll, rlCandidates, rlCount, rl, b * total);
+      take(pre, candidates, pretrainedCount, added, b * total + rlCount);
     }
     return { items, rl, pretrained: added };
   }

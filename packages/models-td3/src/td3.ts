@@ -23,6 +23,7 @@ import {
   ShapeError,
   unpackArrays,
   writeJsonAtomic,
+  type ItemsCsr,
   type PackableArray,
   type ReplayState,
   type RngState,
@@ -465,7 +466,7 @@ export class Td3Agent {
   recommend(
     obs: Float32Array,
     matcher: ItemMatcher,
-    options: { userEmbeddings?: Float32Array; rlCount?: number; pretrainedCount?: number; exclude?: { offsets: Int32Array; items: Int32Array } } = {},
+    options: { userEmbeddings?: Float32Array; rlCount?: number; pretrainedCount?: number; exclude?: ItemsCsr } = {},
   ): MergedLists {
     const c = this.config;
     if (matcher.dim !== c.actionDim) {
