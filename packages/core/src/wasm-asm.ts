@@ -129,26 +129,25 @@ export class FuncBuilder {
     uleb(offset, this.code);
     return this;
   }
-  load(offset = 0): this {
-    this.code.push(0x28, 2);
+  /** A 4-byte scalar memory access: opcode, alignment hint 2 (4 bytes), static byte offset. */
+  private mem4(opcode: number, offset: number): this {
+    this.code.push(opcode, 2);
     uleb(offset, this.code);
     return this;
   }
+  /** `i32.load` / `i32.store` with a static byte offset. */
+  load(offset = 0): this {
+    return this.mem4(0x28, offset);
+  }
   store(offset = 0): this {
-    this.code.push(0x36, 2);
-    uleb(offset, this.code);
-    return this;
+    return this.mem4(0x36, offset);
   }
   /** `f32.load` / `f32.store` with a static byte offset. */
   loadF32(offset = 0): this {
-    this.code.push(0x2a, 2);
-    uleb(offset, this.code);
-    return this;
+    return this.mem4(0x2a, offset);
   }
   storeF32(offset = 0): this {
-    this.code.push(0x38, 2);
-    uleb(offset, this.code);
-    return this;
+    return this.mem4(0x38, offset);
   }
   const(n: number): this {
     this.code.push(0x41);
