@@ -1,6 +1,6 @@
 /**
  * td3-beliefs CLI:
- *   node dist/main.js [--full] [--users N] [--episodes N] [--seed N] [--backend LIST] [--out DIR] [--data CSV]
+ *   node dist/main.js [--full] [--users N] [--episodes N] [--seed N] [--design-state] [--backend LIST] [--out DIR] [--data CSV]
  */
 import { parseArgs } from 'node:util';
 import { InvalidArgumentError, RecError } from '@rec/core';
@@ -13,13 +13,16 @@ Options
                         warm-up 100,000 transitions, 100 updates per training phase, 512-512-256 networks
   --users N             users of the synthetic population (default 2000; --full 50000)
   --items N             items of the synthetic catalogue (default 2000; --full 10000)
-  --episodes N          training episodes (default 3; --full 10)
+  --episodes N          training episodes (default 6; --full 10)
   --rounds N            rounds per episode (default 20)
   --batch N             users per batch (default 500; --full 4000)
-  --warmup N            transitions before the first update (default 10000; --full 100000)
-  --updates N           updates per training phase, every 3 rounds (default 20; --full 100)
+  --warmup N            transitions before the first update (default 4000; --full 100000)
+  --updates N           updates per training phase, every 3 rounds (default 40; --full 100)
   --data CSV            build the simulator from a UserBehavior-format log (embeddings + 5 clusters)
                         instead of synthetic data
+  --design-state        observe the design's 69-d state (beliefs + embedding) instead of the default 74-d
+                        one that adds each cluster's gap to the optimal belief (see the README: in the
+                        design's state a greedy policy gets stuck on clusters that reached their optimum)
   --backend LIST        tfjs backends to try in order (default wasm,cpu; REC_BACKEND overrides)
   --wasm-threads N      threads for the wasm backend's matrix kernels (default REC_WASM_THREADS, else cores up to 4)
   --seed N              seed (default 42)
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       seed: { type: 'string' },
       out: { type: 'string' },
       'no-eval': { type: 'boolean' },
+      'design-state': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
     wasmThreads: num('wasm-threads', values['wasm-threads']),
     out: values.out,
     evaluate: !values['no-eval'],
+    observeGap: !values['design-state'],
   });
 }
 

@@ -41,7 +41,23 @@ describe('td3-beliefs (tiny budget, synthetic population)', () => {
     }
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     expect(summary.users).toBe(200);
-    expect(summary.evaluation.trained.acceptanceRate).toBeGreaterThan(0);
-    expect(summary.evaluation.random.acceptanceRate).toBeGreaterThan(0);
+    expect(summary.state).toBe('gap');
+    expect(summary.config.stateDim).toBe(74);
+    for (const k of ['trained', 'random', 'pretrained', 'gapGreedy']) expect(summary.evaluation[k].acceptanceRate).toBeGreaterThan(0);
+    // The hand-written policy reads the gaps from the observation: if they were wired wrong it would not get closer
+    // to the optimal beliefs than random actions do.
+    expect(summary.evaluation.gapGreedy.finalDistance).toBeLessThan(summary.evaluation.random.finalDistance);
+  });
+
+  it("runs the design's 69-d state with --design-state (no gap-greedy reference there)", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'td3-beliefs-design-'));
+    const s = await runTd3Beliefs({
+      out, users: 100, items: 200, episodes: 1, rounds: 3, populationBatch: 50, warmup: 100, updatesPerTrain: 2,
+      backend: 'wasm,cpu', seed: 3, verbose: false, observeGap: false,
+    });
+    expect(s.state).toBe('design');
+    expect(s.config.stateDim).toBe(69);
+    expect(s.evaluation!.gapGreedy).toBeNull();
+    expect(s.evaluation!.pretrained.acceptanceRate).toBeGreaterThan(0);
   });
 });

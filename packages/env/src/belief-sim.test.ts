@@ -146,6 +146,40 @@ describe('UserBeliefSim dynamics', () => {
     expect(Array.from(sim.round.subarray(0, 4))).toEqual([0, 0, 0, 0]);
   });
 
+  it('observeGap appends optimal - belief per cluster, after reset and after every step; the design state is unchanged', () => {
+    const plain = smallSim();
+    const { data, sim } = smallSim({ observeGap: true });
+    expect([plain.sim.obsSize, sim.obsSize]).toEqual([5 + 16, 5 + 16 + 5]);
+    const env = new UserBeliefEnv(sim, { batchSize: 4 });
+    const envPlain = new UserBeliefEnv(plain.sim, { batchSize: 4 });
+    expect(env.observation.shape).toEqual([26]);
+    const users = new Int32Array([3, 0, 7, 1]);
+    const act = randomPolicy(3);
+    let obs = env.reset(users);
+    let obsPlain = envPlain.reset(users);
+    for (let r = 0; r < 6; r++) {
+      for (let i = 0; i < users.length; i++) {
+        const u = users[i];
+        const row = obs.subarray(i * 26, (i + 1) * 26);
+        // the first 21 values are the design's observation, the same as without the option
+        expect(Array.from(row.subarray(0, 21))).toEqual(Array.from(obsPlain.subarray(i * 21, (i + 1) * 21)));
+        for (let c = 0; c < 5; c++) {
+          expect(row[21 + c]).toBeCloseTo(data.optimalBeliefs[u * 5 + c] - sim.beliefs[u * 5 + c], 6);
+          expect(row[21 + c]).toBeGreaterThanOrEqual(-1e-6); // beliefs never exceed the optimum
+        }
+      }
+      // the same actions with and without the option: the dynamics do not depend on what is observed
+      const a = act.act(obsPlain, envPlain) as Float32Array;
+      const res = env.step(a);
+      const resPlain = envPlain.step(a);
+      expect(Array.from(res.reward)).toEqual(Array.from(resPlain.reward));
+      obs = res.obs;
+      obsPlain = resPlain.obs;
+    }
+    expect(sim.beliefs).toEqual(plain.sim.beliefs);
+    expect(() => smallSim({ observeGap: 1 as unknown as boolean })).toThrow(/observeGap/);
+  });
+
   it('is deterministic by seed and independent of how the population is batched', async () => {
     const run = async (seed: number, batch: number) => {
       const { sim } = smallSim({ seed, populationBatch: batch });

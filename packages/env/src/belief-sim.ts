@@ -93,6 +93,14 @@ export interface BeliefSimConfig {
   populationBatch: number;
   /** Seed of the acceptance draws and of `reset()`'s user picks. Default 0. */
   seed: number;
+  /**
+   * Append each cluster's remaining gap to the optimal belief, `optimal - belief` (numClusters values), to the
+   * observation: 5 + 64 + 5 = 74 by default. Off (the design's 69-d state) by default. The design's state does not
+   * say which clusters have reached their optimum (the belief update stops there without a trace), so a
+   * deterministic policy that recommends a saturated cluster sees the same state next round and repeats itself;
+   * with the gap the state is Markov for the reward. See examples/td3-beliefs.
+   */
+  observeGap: boolean;
 }
 
 export const DEFAULT_BELIEF_SIM_CONFIG: Readonly<BeliefSimConfig> = Object.freeze({
@@ -117,6 +125,7 @@ export const DEFAULT_BELIEF_SIM_CONFIG: Readonly<BeliefSimConfig> = Object.freez
   roundsPerEpisode: 20,
   populationBatch: 4000,
   seed: 0,
+  observeGap: false,
 });
 
 /**
@@ -143,7 +152,7 @@ export class UserBeliefSim {
   readonly numItems: number;
   readonly numClusters: number;
   readonly dim: number;
-  /** Observation per user: beliefs then embedding (5 + 64 = 69 by default). */
+  /** Observation per user: beliefs then embedding (5 + 64 = 69 by default), then the gaps with `observeGap` (74). */
   readonly obsSize: number;
   /** Items per round (RL list + pre-trained list). */
   readonly slateSize: number;
@@ -212,7 +221,8 @@ export class UserBeliefSim {
     this.numClusters = C;
     this.numItems = nI;
     this.numUsers = nU;
-    this.obsSize = C + dim;
+    check(typeof cfg.observeGap === 'boolean', `${W}(config.observeGap)`, 'true or false', cfg.observeGap);
+    this.obsSize = C + dim + (cfg.observeGap ? C : 0);
     this.slateSize = cfg.rlListSize + cfg.pretrainedListSize;
     // Default: the exact wasm SIMD matcher (identical results to CosineMatcher, about 15-20x faster on 2 cores);
     // pass `new CosineMatcher(...)` (or any ItemMatcher) as the third argument to choose another.
@@ -280,16 +290,18 @@ export class UserBeliefSim {
     }
   }
 
-  /** Observations `[users.length * obsSize]`: beliefs then embedding. */
+  /** Observations `[users.length * obsSize]`: beliefs, embedding, and with `observeGap` optimal - belief. */
   observe(users: Int32Array): Float32Array {
     const C = this.numClusters;
     const D = this.dim;
+    const gap = this.config.observeGap;
     const out = new Float32Array(users.length * this.obsSize);
     for (let i = 0; i < users.length; i++) {
       const u = users[i];
       const o = i * this.obsSize;
       for (let c = 0; c < C; c++) out[o + c] = this.beliefs[u * C + c];
       out.set(this.data.userEmbeddings.subarray(u * D, (u + 1) * D), o + C);
+      if (gap) for (let c = 0; c < C; c++) out[o + C + D + c] = this.optimal(u, c) - this.beliefs[u * C + c];
     }
     return out;
   }
@@ -524,7 +536,7 @@ export interface UserBeliefEnvOptions {
 /**
  * The RecEnv view of a UserBeliefSim: `reset(users)` starts 20-round episodes for a batch of users (omitted: the
  * next `batchSize` users of the population in order, wrapping around); `step(actions [batch * 64])` plays one round.
- * Observation `[batch, 69]`; action: continuous, 64-d in [-1, 1].
+ * Observation `[batch, obsSize]` (69, or 74 with `observeGap`); action: continuous, 64-d in [-1, 1].
  */
 export class UserBeliefEnv implements RecEnv {
   readonly name = 'user-belief-sim';
@@ -628,7 +640,7 @@ export interface BeliefEpisodeMetrics {
 /**
  * One episode over the whole population, round-major: beliefs reset, then `roundsPerEpisode` rounds, each over all
  * users in batches of `populationBatch`; finally `current_user_beliefs.json` is written atomically when `outDir`
- * is given. The policy sees `[n, 69]` observations, n = the batch (the last batch may be smaller).
+ * is given. The policy sees `[n, obsSize]` observations, n = the batch (the last batch may be smaller).
  */
 export async function runBeliefEpisode(env: UserBeliefEnv, policy: Policy, options: BeliefEpisodeOptions = {}): Promise<BeliefEpisodeMetrics> {
   const sim = env.sim;
