@@ -62,9 +62,10 @@ export interface SimdCosineMatcherOptions {
 const SCALE = 32767;
 /**
  * Queries scored together per item block (register blocking: ROWS x 4 accumulators, each item vector loaded once
- * for ROWS queries). Measured here at 2,000 x 10,000 x 64: 1 row 2.0x and 2 rows 1.17x the time of 4 rows. Scoring
- * the 4 sub-blocks of a block in two passes (8 accumulators instead of 16, no register spills on x64) measured the
- * same (8,000 x 10,000: 0.96-1.07x).
+ * for ROWS queries). Measured here at 2,000 x 10,000 x 64: 1 row 2.0x and 2 rows 1.17x the time of 4 rows. The
+ * 4 sub-blocks are scored in two passes of a loop over the pairs (8 accumulators live, no register spills on x64):
+ * 1.3-1.6x the fully unrolled single pass, whose loads TurboFan hoisted and spilled; 2 rows in one pass measured
+ * the same as 4 rows in two.
  */
 const ROWS = 4;
 /** Initial "k-th best so far": below every real score (>= -(S^2 + S sqrt(D) + D/4)), and INIT - M does not wrap. */
@@ -165,6 +166,8 @@ function buildKernel(pairs: number, pages: number, R = ROWS): Uint8Array<ArrayBu
   const it = [0, 1, 2, 3].map(() => f.local(V128));
   const qs = rows.map(() => f.local(V128));
   const lv = f.local(V128);
+  const zero = f.local(V128); // wasm zero-initialises locals
+  const ipp = f.local(I32), po = f.local(I32);
   f.get(sBeg).set(c0);
   f.loop();
   {
@@ -184,17 +187,25 @@ function buildKernel(pairs: number, pages: number, R = ROWS): Uint8Array<ArrayBu
       f.loop();
       {
         f.get(itemsPtr).get(s).const(SUPER).op('i32.mul').op('i32.add').set(ip);
-        for (let pr = 0; pr < pairs; pr++) {
-          for (let b = 0; b < 4; b++) f.get(ip).simdMem('v128.load', (b * pairs + pr) * 16).set(it[b]);
-          for (let r = 0; r < R; r++) f.get(qp[r]).simdMem('v128.load32_splat', pr * 4).set(qs[r]);
-          for (let r = 0; r < R; r++) {
-            for (let b = 0; b < 4; b++) {
-              if (pr > 0) f.get(acc[r][b]);
-              f.get(it[b]).get(qs[r]).simd('i32x4.dot_i16x8_s');
-              if (pr > 0) f.simd('i32x4.add');
-              f.set(acc[r][b]);
+        // Two passes over the pairs, sub-blocks 0-1 then 2-3, each a real loop: 8 accumulators, 2 item vectors and R
+        // query broadcasts live (14 of x64's 16 vector registers). Unrolled over the pairs, TurboFan hoisted every
+        // load of the body to its top and spilled most of them to the stack (measured: bench/env.ts).
+        for (const half of [0, 1]) {
+          const bs = [2 * half, 2 * half + 1];
+          for (let r = 0; r < R; r++) for (const b of bs) f.get(zero).set(acc[r][b]);
+          f.get(ip).set(ipp);
+          f.const(0).set(po);
+          f.loop();
+          {
+            for (const b of bs) f.get(ipp).simdMem('v128.load', b * pairs * 16).set(it[b]);
+            for (let r = 0; r < R; r++) f.get(qp[r]).get(po).op('i32.add').simdMem('v128.load32_splat', 0).set(qs[r]);
+            for (let r = 0; r < R; r++) {
+              for (const b of bs) f.get(acc[r][b]).get(it[b]).get(qs[r]).simd('i32x4.dot_i16x8_s').simd('i32x4.add').set(acc[r][b]);
             }
+            f.get(ipp).const(16).op('i32.add').set(ipp);
+            f.get(po).const(4).op('i32.add').tee(po).const(pairs * 4).op('i32.lt_u').brIf(0);
           }
+          f.end();
         }
         for (let r = 0; r < R; r++) {
           f.get(lows[r]).simd('i32x4.splat').set(lv);
