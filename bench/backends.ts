@@ -14,20 +14,10 @@
  * networkParamShapes, createVariables, Adam, clipByGlobalNorm) and read back asynchronously, because the agent's
  * own synchronous API cannot read from webgpu in Node (see docs/backends.md).
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to src/, which tsx follows; @rec/core's src imports a tfjs-core deep path that only
-// works bundled. Re-run once with a tsconfig without `paths` so the built dist/ packages are used.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'core', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('core'); // the built dist/, as users get it (bench/_dist.ts)
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, Rng } = await import('@rec/core');
 const { Adam, clipByGlobalNorm, countParameters, createVariables, networkParamShapes, paperNetwork, qValues } = await import('@rec/models-lstm-dqn');

@@ -14,19 +14,10 @@
  * `--skip-belief`: only the replay and behaviour figures.
  * Build first: `pnpm --filter @rec/env... build`.
  */
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to src/; re-run with a tsconfig without `paths` so the built dist/ is measured.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'env', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('env'); // the built dist/, as users get it (bench/_dist.ts)
 const env = await import('@rec/env');
 const data = await import('@rec/data');
 const { initBackend, Rng } = await import('@rec/core');

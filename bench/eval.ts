@@ -12,19 +12,10 @@
  *
  * `--quick`: 50,000 lists; 1,000 users x 10,000 items. Build first: `pnpm --filter @rec/eval... build`.
  */
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to src/; re-run with the package tsconfig (no `paths`) so the built dist/ is measured.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'eval', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('eval'); // the built dist/, as users get it (bench/_dist.ts)
 const ev = await import('@rec/eval');
 const { initBackend, Rng } = await import('@rec/core');
 const tf = await import('@tensorflow/tfjs-core');

@@ -9,21 +9,11 @@
  * Build @rec/data first (`pnpm --filter @rec/data build`): this imports its dist, as users do.
  */
 import { existsSync, mkdirSync, rmSync, statSync, createReadStream } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to src/, which tsx follows, and @rec/core's src needs bundling. Re-run once with a
-// tsconfig without `paths` so the built dist/ of @rec/data is measured, as users get it.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'data', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('data'); // the built dist/, as users get it (bench/_dist.ts)
 const { ingest, writeSyntheticUserBehavior } = await import('@rec/data');
 
 function flag(name: string): string | undefined {

@@ -11,17 +11,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to packages' src/, which tsx follows; @rec/core's src imports a tfjs-core deep path
-// that only works bundled. Re-run once with a tsconfig without `paths` so the built dist/ packages are used.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'models-lstm-dqn', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('models-lstm-dqn'); // the built dist/, as users get it (bench/_dist.ts)
 const tf = await import('@tensorflow/tfjs-core');
 const { initBackend, Rng, wasmThreadCount } = await import('@rec/core');
 const { CatalogueScorer, ENGINE_MAX_BATCH_ON_WASM, LstmDqn, countParameters, networkParamShapes, readVariables, writeVariables } = await import('@rec/models-lstm-dqn');
@@ -125,8 +117,8 @@ async function main() {
     // Side by side: the same weights scored by each engine, forced ('auto' picks per batch size).
     const viaTfjs = new LstmDqn({ numActions: items, network: 'paper', seed: 0, inference: 'tfjs' });
     const viaSimd = new LstmDqn({ numActions: items, network: 'paper', seed: 0, inference: 'wasm-simd' });
-    writeVariables(viaTfjs.online, readVariables(agent.online));
-    writeVariables(viaSimd.online, readVariables(agent.online));
+    writeVariables(viaTfjs.online, readVariables(agent.online), 'bench lstm-dqn (tfjs copy)');
+    writeVariables(viaSimd.online, readVariables(agent.online), 'bench lstm-dqn (wasm-simd copy)');
     ours.tfjs_1user_ms = timeMs(() => viaTfjs.recommend(one, 20, { historyLength: 10 }), reps * 5);
     ours.simd_1user_ms = timeMs(() => viaSimd.recommend(one, 20, { historyLength: 10 }), reps * 5);
     ours.tfjs_256users_ms = timeMs(() => viaTfjs.recommendBatch(many, 20, { historyLengths: hist }), reps);

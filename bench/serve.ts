@@ -22,16 +22,9 @@ import { tmpdir, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RecService } from '@rec/serve';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to packages' src/, which tsx follows; @rec/core's src imports a tfjs-core deep path
-// that only works bundled. Re-run once with a tsconfig without `paths` so the built dist/ packages are used.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: fileURLToPath(new URL('../packages/serve/tsconfig.json', import.meta.url)) },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('serve'); // the built dist/, as users get it (bench/_dist.ts)
 const { LstmDqn, saveModel } = await import('@rec/models-lstm-dqn');
 const { createServer, ensureServeBackend } = await import('@rec/serve');
 

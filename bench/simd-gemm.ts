@@ -7,19 +7,9 @@
  *
  *   pnpm tsx bench/simd-gemm.ts [--quick] [--rounds N]
  */
-import { dirname, join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { useBuiltPackages } from './_dist.js';
 
-// Re-run with a tsconfig without `paths`, so the built dist/ packages are measured (as the other benches do).
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'models-td3', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('models-td3'); // the built dist/, as users get it (bench/_dist.ts)
 const { GEMM_INIT_BIAS, ModuleBuilder, buildGemm, packPanels, packedFloats } = await import('@rec/core');
 type Gemm = (a: number, lda: number, b: number, K: number, panels: number, c: number, ldc: number, mode: number, bias: number) => void;
 

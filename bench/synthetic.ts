@@ -12,20 +12,13 @@
  * - k-means: 10k x 64 points, k = 5.
  * `--quick` = 200k rows, 2k items, few steps. Build @rec/core and @rec/data first: this imports their dist.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useBuiltPackages } from './_dist.js';
 
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'data', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('data'); // the built dist/, as users get it (bench/_dist.ts)
 const data = await import('@rec/data');
 const core = await import('@rec/core');
 const tf = await import('@tensorflow/tfjs-core');

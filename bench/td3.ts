@@ -14,16 +14,9 @@
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { useBuiltPackages } from './_dist.js';
 
-// The root tsconfig maps @rec/* to src/; re-run with the package tsconfig (no `paths`) so the built dist/ is measured.
-if (!process.env.TSX_TSCONFIG_PATH) {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const r = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, TSX_TSCONFIG_PATH: join(here, '..', 'packages', 'models-td3', 'tsconfig.json') },
-  });
-  process.exit(r.status ?? 1);
-}
+useBuiltPackages('models-td3'); // the built dist/, as users get it (bench/_dist.ts)
 const tf = await import('@tensorflow/tfjs-core');
 const { describeBackend, initBackend, Rng, trainingWasmThreads } = await import('@rec/core');
 const { syntheticBeliefSimData, TfjsCosineMatcher, UserBeliefEnv, UserBeliefSim } = await import('@rec/env');
