@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { InvalidArgumentError, Rng, describeBackend, initBackend, trainingWasmThreads, writeJsonAtomic } from '@rec/core';
 import { ingest, type IndexedLog } from '@rec/data';
-import { UserBeliefEnv, UserBeliefSim, beliefSimDataFromLog, syntheticBeliefSimData, type BeliefSimData } from '@rec/env';
+import { UserBeliefEnv, UserBeliefSim, beliefSimDataFromLog, clusterCentres, syntheticBeliefSimData, type BeliefSimData } from '@rec/env';
 import { createTd3, evaluateAny, learnTd3, type EpisodeStats, type Td3Config } from '@rec/models-td3';
 
 export interface Td3BeliefsOptions {
@@ -179,7 +179,14 @@ export async function runTd3Beliefs(options: Td3BeliefsOptions = {}): Promise<Td
     });
     let gapGreedy: EpisodeStats | null = null;
     if (observeGap) {
-      const centres = clusterCentres(data, D, C);
+      // Each cluster's mean item embedding (@rec/env), scaled to max |x| = 1: an action in [-1, 1].
+      const centres = clusterCentres(data.itemEmbeddings, data.itemCluster, D, C);
+      for (let c = 0; c < C; c++) {
+        const row = centres.subarray(c * D, (c + 1) * D);
+        let m = 1e-12;
+        for (let j = 0; j < D; j++) m = Math.max(m, Math.abs(row[j]));
+        for (let j = 0; j < D; j++) row[j] /= m;
+      }
       gapGreedy = await episode((obs) => {
         const a = new Float32Array((obs.length / O) * D);
         for (let u = 0; u < obs.length / O; u++) {
@@ -209,24 +216,6 @@ export async function runTd3Beliefs(options: Td3BeliefsOptions = {}): Promise<Td
   await writeJsonAtomic(join(out, 'summary.json'), summary);
   if (verbose) process.stdout.write(formatTable(summary));
   return summary;
-}
-
-/** Each cluster's mean item embedding, scaled to max |x| = 1 (an action in [-1, 1]) `[C * D]`. */
-function clusterCentres(data: BeliefSimData, D: number, C: number): Float32Array {
-  const sum = new Float64Array(C * D);
-  const n = new Float64Array(C);
-  for (let i = 0; i < data.itemCluster.length; i++) {
-    const c = data.itemCluster[i];
-    n[c]++;
-    for (let j = 0; j < D; j++) sum[c * D + j] += data.itemEmbeddings[i * D + j];
-  }
-  const out = new Float32Array(C * D);
-  for (let c = 0; c < C; c++) {
-    let m = 1e-12;
-    for (let j = 0; j < D; j++) m = Math.max(m, Math.abs(sum[c * D + j]));
-    for (let j = 0; j < D; j++) out[c * D + j] = sum[c * D + j] / m;
-  }
-  return out;
 }
 
 const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? '-' : x.toFixed(d));
