@@ -77,7 +77,7 @@ export function buildGemm(R: number, unroll = 1, group = R <= 2 ? 2 : 1): FuncBu
     f.get(arow[r - 1]).get(lda).op('i32.add').set(arow[r]);
     f.get(crow[r - 1]).get(ldc).op('i32.add').set(crow[r]);
   }
-  f.get(K).const(2).op('i32.shl').set(kEnd);
+  if (unroll > 1) f.get(K).const(2).op('i32.shl').set(kEnd); // only the remainder loop reads it
   f.get(K).const(-unroll).op('i32.and').const(2).op('i32.shl').set(kEndU);
   f.get(K).const(5).op('i32.shl').set(panelBytes);
   f.get(b).set(bp);
