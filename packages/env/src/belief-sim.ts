@@ -18,7 +18,7 @@ import { InvalidArgumentError, ShapeError, check, writeJsonAtomic } from '@rec/c
 import type { ContinuousActionSpace, Policy, RecEnv, StepResult } from './types.js';
 import type { ItemMatcher } from './match.js';
 import { SimdCosineMatcher } from './match-wasm.js';
-import { checkActions, checkUsers, drawUniform, notReset } from './util.js';
+import { checkActions, checkUsers, drawFromKey, drawKey, notReset } from './util.js';
 
 /** Inputs of the simulator, all flat typed arrays. */
 export interface BeliefSimData {
@@ -268,8 +268,10 @@ export class UserBeliefSim {
   /** L1 distance from user `u`'s current beliefs to its optimal beliefs (`pp1_distance` in the beliefs file). */
   distanceToOptimal(u: number): number {
     const C = this.numClusters;
+    const opt = this.data.optimalBeliefs;
+    const ob = this.optimalPerUser ? u * C : 0;
     let s = 0;
-    for (let c = 0; c < C; c++) s += Math.abs(this.optimal(u, c) - this.beliefs[u * C + c]);
+    for (let c = 0; c < C; c++) s += Math.abs(opt[ob + c] - this.beliefs[u * C + c]);
     return s;
   }
 
@@ -300,7 +302,8 @@ export class UserBeliefSim {
       const u = users[i];
       const o = i * this.obsSize;
       for (let c = 0; c < C; c++) out[o + c] = this.beliefs[u * C + c];
-      out.set(this.data.userEmbeddings.subarray(u * D, (u + 1) * D), o + C);
+      const ue = this.data.userEmbeddings;
+      for (let d = 0; d < D; d++) out[o + C + d] = ue[u * D + d]; // (a subarray per user costs more than the copy)
       if (gap) for (let c = 0; c < C; c++) out[o + C + D + c] = this.optimal(u, c) - this.beliefs[u * C + c];
     }
     return out;
@@ -344,9 +347,14 @@ export class UserBeliefSim {
     const P = cfg.pretrainedListSize;
     const S = this.slateSize;
     checkActions(actions, 'continuous', n, this.dim, 'UserBeliefSim.step(actions)');
-    for (let i = 0; i < actions.length; i++) {
-      if (!Number.isFinite(actions[i])) {
-        throw new InvalidArgumentError('non-finite action', { where: `UserBeliefSim.step(actions[${i}])`, expected: 'finite numbers in [-1, 1]', got: actions[i], hint: 'check the actor for NaN (exploding weights)' });
+    // x - x is 0 for a finite x and NaN otherwise: one branch-free pass, the offending index searched only on failure.
+    let finite = 0;
+    for (let i = 0; i < actions.length; i++) finite += actions[i] - actions[i];
+    if (finite !== 0) {
+      for (let i = 0; i < actions.length; i++) {
+        if (!Number.isFinite(actions[i])) {
+          throw new InvalidArgumentError('non-finite action', { where: `UserBeliefSim.step(actions[${i}])`, expected: 'finite numbers in [-1, 1]', got: actions[i], hint: 'check the actor for NaN (exploding weights)' });
+        }
       }
     }
     const items = new Int32Array(n * S);
@@ -363,10 +371,16 @@ export class UserBeliefSim {
     this.matcher.topK(actions, n, K, rl);
     if (P > 0) this.ensurePretrained(users);
     const W = this.pretrainedWidth;
-    const before = new Float64Array(C);
+    const pre = this.pretrained;
+    // The hot loop reads locals, not properties (same arithmetic, in the same order, as the per-item description).
+    const beliefs = this.beliefs;
+    const opt = this.data.optimalBeliefs;
+    const itemCluster = this.data.itemCluster;
+    const itemDistance = this.data.itemDistance;
+    const { useSigmoid, maxDistance, sigmoidScale, baseline, fallbackAcceptance, beliefStep, roundsPerEpisode } = cfg;
     for (let i = 0; i < n; i++) {
       const u = users[i];
-      if (this.round[u] >= cfg.roundsPerEpisode) {
+      if (this.round[u] >= roundsPerEpisode) {
         done[i] = 1;
         const d = this.distanceToOptimal(u);
         distance[i] = d;
@@ -375,42 +389,49 @@ export class UserBeliefSim {
       }
       active[i] = 1;
       // 2. The slate: RL list, then the pre-trained list without items the RL list holds.
-      for (let t = 0; t < K; t++) items[i * S + t] = rl[i * K + t];
+      const o = i * S;
+      for (let t = 0; t < K; t++) items[o + t] = rl[i * K + t];
       let filled = 0;
       for (let r = 0; r < W && filled < P; r++) {
-        const it = this.pretrained[u * W + r];
-        let dup = false;
-        for (let t = 0; t < K; t++) if (rl[i * K + t] === it) dup = true;
-        if (!dup) items[i * S + K + filled++] = it;
+        const it = pre[u * W + r];
+        let t = 0;
+        while (t < K && rl[i * K + t] !== it) t++;
+        if (t === K) items[o + K + filled++] = it;
       }
-      for (let r = 0; filled < P; r++) items[i * S + K + filled++] = this.pretrained[u * W + (r % W)];
+      for (let r = 0; filled < P; r++) items[o + K + filled++] = pre[u * W + (r % W)];
 
       // 3. Acceptance and the immediate belief update, item by item.
       const b = u * C;
+      const ob = this.optimalPerUser ? b : 0;
       let topCluster = 0;
-      for (let c = 0; c < C; c++) {
-        before[c] = this.beliefs[b + c];
-        if (before[c] > before[topCluster]) topCluster = c;
-      }
+      for (let c = 1; c < C; c++) if (beliefs[b + c] > beliefs[b + topCluster]) topCluster = c;
       const dBefore = this.distanceToOptimal(u);
+      const key = drawKey(this.drawSeed, u, this.episode[u], this.round[u]);
       let nAccepted = 0;
       let exploring = 0;
       for (let s = 0; s < S; s++) {
-        const it = items[i * S + s];
-        const c = this.data.itemCluster[it];
+        const it = items[o + s];
+        const c = itemCluster[it];
         let p: number;
-        if (cfg.useSigmoid) {
-          const f = 1 - this.data.itemDistance[it] / cfg.maxDistance;
-          p = (f > 0 ? f : 0) / (1 + Math.exp(-this.beliefs[b + c] * cfg.sigmoidScale)) + cfg.baseline;
+        if (useSigmoid) {
+          const f = 1 - itemDistance[it] / maxDistance;
+          p = (f > 0 ? f : 0) / (1 + Math.exp(-beliefs[b + c] * sigmoidScale)) + baseline;
         } else {
-          p = cfg.fallbackAcceptance;
+          p = fallbackAcceptance;
         }
-        if (drawUniform(this.drawSeed, u, this.episode[u], this.round[u], s) >= p) continue;
-        accepted[i * S + s] = 1;
+        if (drawFromKey(key, s) >= p) continue;
+        accepted[o + s] = 1;
         nAccepted++;
         if (c !== topCluster) exploring++;
-        this.beliefs[b + c] += cfg.beliefStep;
-        this.constrain(u);
+        beliefs[b + c] += beliefStep;
+        // constrain(u), inline: clamp at 0, renormalise when the sum exceeds 1, cap at the optimal belief.
+        let sum = 0;
+        for (let e = 0; e < C; e++) {
+          if (beliefs[b + e] < 0) beliefs[b + e] = 0;
+          sum += beliefs[b + e];
+        }
+        if (sum > 1) for (let e = 0; e < C; e++) beliefs[b + e] /= sum;
+        for (let e = 0; e < C; e++) if (beliefs[b + e] > opt[ob + e]) beliefs[b + e] = opt[ob + e];
       }
       // 4. Reward.
       const dAfter = this.distanceToOptimal(u);
@@ -419,25 +440,9 @@ export class UserBeliefSim {
       improved[i] = dAfter < this.startDistance[u] - 1e-9 ? 1 : 0;
       reward[i] = this.roundReward(u, dBefore, dAfter, nAccepted / S, exploring);
       this.round[u]++;
-      done[i] = this.round[u] >= cfg.roundsPerEpisode ? 1 : 0;
+      done[i] = this.round[u] >= roundsPerEpisode ? 1 : 0;
     }
     return { obs: this.observe(users), reward, done, info: { items, accepted, improvement, distance, improved, active } };
-  }
-
-  /** Clamp at 0, renormalise when the sum exceeds 1, cap at the optimal belief. */
-  private constrain(u: number): void {
-    const C = this.numClusters;
-    const b = u * C;
-    let sum = 0;
-    for (let c = 0; c < C; c++) {
-      if (this.beliefs[b + c] < 0) this.beliefs[b + c] = 0;
-      sum += this.beliefs[b + c];
-    }
-    if (sum > 1) for (let c = 0; c < C; c++) this.beliefs[b + c] /= sum;
-    for (let c = 0; c < C; c++) {
-      const o = this.optimal(u, c);
-      if (this.beliefs[b + c] > o) this.beliefs[b + c] = o;
-    }
   }
 
   /**

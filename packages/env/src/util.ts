@@ -90,11 +90,22 @@ function mix32(h: number): number {
 
 /** Uniform in [0, 1) from (seed, user, episode, round, slot), independent of processing order. */
 export function drawUniform(seed: number, user: number, episode: number, round: number, slot: number): number {
+  return drawFromKey(drawKey(seed, user, episode, round), slot);
+}
+
+/**
+ * The (seed, user, episode, round) part of `drawUniform`, hashed once: `drawFromKey(drawKey(s, u, e, r), slot)` is
+ * `drawUniform(s, u, e, r, slot)` exactly, for loops that draw many slots of one user's round.
+ */
+export function drawKey(seed: number, user: number, episode: number, round: number): number {
   let h = mix32(seed ^ 0x5bd1e995);
   h = mix32(h ^ user);
   h = mix32((h + Math.imul(episode, 0x9e3779b9)) >>> 0);
-  h = mix32((h ^ Math.imul(round + 1, 0x85ebca6b)) >>> 0);
-  h = mix32((h + Math.imul(slot + 1, 0xc2b2ae35)) >>> 0);
-  return h / 4294967296;
+  return mix32((h ^ Math.imul(round + 1, 0x85ebca6b)) >>> 0);
+}
+
+/** The draw for `slot` from a `drawKey`. */
+export function drawFromKey(key: number, slot: number): number {
+  return mix32((key + Math.imul(slot + 1, 0xc2b2ae35)) >>> 0) / 4294967296;
 }
 
