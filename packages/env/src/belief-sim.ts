@@ -18,7 +18,7 @@ import { InvalidArgumentError, ShapeError, check, writeJsonAtomic } from '@rec/c
 import type { ContinuousActionSpace, Policy, RecEnv, StepResult } from './types.js';
 import type { ItemMatcher } from './match.js';
 import { SimdCosineMatcher } from './match-wasm.js';
-import { checkActions, checkUsers, drawFromKey, drawKey, notReset } from './util.js';
+import { checkActions, checkUsers, drawFromKey, drawKey, firstNonFinite, notReset } from './util.js';
 
 /** Inputs of the simulator, all flat typed arrays. */
 export interface BeliefSimData {
@@ -262,14 +262,19 @@ export class UserBeliefSim {
 
   /** Optimal belief of user `u` in cluster `c`. */
   optimal(u: number, c: number): number {
-    return this.optimalPerUser ? this.data.optimalBeliefs[u * this.numClusters + c] : this.data.optimalBeliefs[c];
+    return this.data.optimalBeliefs[this.optimalRow(u) + c];
+  }
+
+  /** Offset of user `u`'s row in `data.optimalBeliefs` (0 when one optimum is shared by every user). */
+  private optimalRow(u: number): number {
+    return this.optimalPerUser ? u * this.numClusters : 0;
   }
 
   /** L1 distance from user `u`'s current beliefs to its optimal beliefs (`pp1_distance` in the beliefs file). */
   distanceToOptimal(u: number): number {
     const C = this.numClusters;
     const opt = this.data.optimalBeliefs;
-    const ob = this.optimalPerUser ? u * C : 0;
+    const ob = this.optimalRow(u);
     let s = 0;
     for (let c = 0; c < C; c++) s += Math.abs(opt[ob + c] - this.beliefs[u * C + c]);
     return s;
@@ -347,15 +352,9 @@ export class UserBeliefSim {
     const P = cfg.pretrainedListSize;
     const S = this.slateSize;
     checkActions(actions, 'continuous', n, this.dim, 'UserBeliefSim.step(actions)');
-    // x - x is 0 for a finite x and NaN otherwise: one branch-free pass, the offending index searched only on failure.
-    let finite = 0;
-    for (let i = 0; i < actions.length; i++) finite += actions[i] - actions[i];
-    if (finite !== 0) {
-      for (let i = 0; i < actions.length; i++) {
-        if (!Number.isFinite(actions[i])) {
-          throw new InvalidArgumentError('non-finite action', { where: `UserBeliefSim.step(actions[${i}])`, expected: 'finite numbers in [-1, 1]', got: actions[i], hint: 'check the actor for NaN (exploding weights)' });
-        }
-      }
+    const bad = firstNonFinite(actions);
+    if (bad >= 0) {
+      throw new InvalidArgumentError('non-finite action', { where: `UserBeliefSim.step(actions[${bad}])`, expected: 'finite numbers in [-1, 1]', got: actions[bad], hint: 'check the actor for NaN (exploding weights)' });
     }
     const items = new Int32Array(n * S);
     const accepted = new Uint8Array(n * S);
@@ -374,7 +373,6 @@ export class UserBeliefSim {
     const pre = this.pretrained;
     // The hot loop reads locals, not properties (same arithmetic, in the same order, as the per-item description).
     const beliefs = this.beliefs;
-    const opt = this.data.optimalBeliefs;
     const itemCluster = this.data.itemCluster;
     const itemDistance = this.data.itemDistance;
     const { useSigmoid, maxDistance, sigmoidScale, baseline, fallbackAcceptance, beliefStep, roundsPerEpisode } = cfg;
@@ -402,7 +400,6 @@ export class UserBeliefSim {
 
       // 3. Acceptance and the immediate belief update, item by item.
       const b = u * C;
-      const ob = this.optimalPerUser ? b : 0;
       let topCluster = 0;
       for (let c = 1; c < C; c++) if (beliefs[b + c] > beliefs[b + topCluster]) topCluster = c;
       const dBefore = this.distanceToOptimal(u);
@@ -424,14 +421,7 @@ export class UserBeliefSim {
         nAccepted++;
         if (c !== topCluster) exploring++;
         beliefs[b + c] += beliefStep;
-        // constrain(u), inline: clamp at 0, renormalise when the sum exceeds 1, cap at the optimal belief.
-        let sum = 0;
-        for (let e = 0; e < C; e++) {
-          if (beliefs[b + e] < 0) beliefs[b + e] = 0;
-          sum += beliefs[b + e];
-        }
-        if (sum > 1) for (let e = 0; e < C; e++) beliefs[b + e] /= sum;
-        for (let e = 0; e < C; e++) if (beliefs[b + e] > opt[ob + e]) beliefs[b + e] = opt[ob + e];
+        this.constrain(u);
       }
       // 4. Reward.
       const dAfter = this.distanceToOptimal(u);
@@ -443,6 +433,22 @@ export class UserBeliefSim {
       done[i] = this.round[u] >= roundsPerEpisode ? 1 : 0;
     }
     return { obs: this.observe(users), reward, done, info: { items, accepted, improvement, distance, improved, active } };
+  }
+
+  /** Clamp at 0, renormalise when the sum exceeds 1, cap at the optimal belief. */
+  private constrain(u: number): void {
+    const C = this.numClusters;
+    const b = u * C;
+    const beliefs = this.beliefs;
+    const opt = this.data.optimalBeliefs;
+    const ob = this.optimalRow(u);
+    let sum = 0;
+    for (let c = 0; c < C; c++) {
+      if (beliefs[b + c] < 0) beliefs[b + c] = 0;
+      sum += beliefs[b + c];
+    }
+    if (sum > 1) for (let c = 0; c < C; c++) beliefs[b + c] /= sum;
+    for (let c = 0; c < C; c++) if (beliefs[b + c] > opt[ob + c]) beliefs[b + c] = opt[ob + c];
   }
 
   /**

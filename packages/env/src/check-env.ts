@@ -4,6 +4,7 @@
  */
 import { EnvContractError, RecError, Rng } from '@rec/core';
 import type { RecEnv, StepResult } from './types.js';
+import { firstNonFinite } from './util.js';
 
 export interface CheckEnvOptions {
   /** Steps to run after `reset` (fewer when every user finishes first). Default 3. */
@@ -36,11 +37,6 @@ function randomActions(env: RecEnv, rng: Rng): Int32Array | Float32Array {
   const out = new Float32Array(b * dim);
   for (let i = 0; i < out.length; i++) out[i] = low + (high - low) * rng.next();
   return out;
-}
-
-function firstNonFinite(a: ArrayLike<number>): number {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
-  return -1;
 }
 
 /**

@@ -68,6 +68,12 @@ export function checkUsers(users: Int32Array, batch: number, numUsers: number, w
   }
 }
 
+/** Index of the first non-finite value of `a`, or -1 when every value is finite. */
+export function firstNonFinite(a: ArrayLike<number>): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
 /** Throw InvalidArgumentError when an environment is stepped before `reset`. */
 export function notReset(where: string): never {
   throw new InvalidArgumentError('step before reset', {
