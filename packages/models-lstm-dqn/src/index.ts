@@ -1,5 +1,5 @@
 // @rec/models-lstm-dqn: LSTM-DQN recommender (Fan & Lin, IPEC 2022) and its stronger variant, on tfjs-core.
-export { LstmDqn, resolveConfig, diffConfig, DEFAULT_CONFIG, EPSILON_PRESETS, ENGINE_MAX_BATCH_ON_WASM } from './lstm-dqn.js';
+export { LstmDqn, resolveConfig, diffConfig, DEFAULT_CONFIG, EPSILON_PRESETS } from './lstm-dqn.js';
 export type {
   LstmDqnConfig,
   LstmDqnOptions,

@@ -35,12 +35,6 @@ import { actionValues, headParamNames, networkParamShapes, paperNetwork, qValues
 import { countParameters, createVariables, disposeVariables, readVariables, writeVariables, type ParamVariables } from './params.js';
 import { SimdForward } from './simd-forward.js';
 
-/**
- * Under `inference: 'auto'` on the wasm backend, batches of this many users or more are scored by the tfjs graph:
- * measured side by side here (paper network, 10k items, 1 thread), the engine wins below 16 users (1 user: 0.7 vs
- * 3.0 ms), they tie at 16 and tfjs wins above (256 users: 141 vs 188 ms).
- */
-export const ENGINE_MAX_BATCH_ON_WASM = 16;
 import { StreamingTopK } from './topk.js';
 import { ItemVocab, itemIdsToVocab } from './vocab.js';
 
@@ -428,19 +422,19 @@ export class LstmDqn {
   /** Q-values `[n * numActions]` for `n` states (evaluation mode: no dropout). */
   qValues(states: Float32Array): Float32Array {
     const n = this.checkStates(states, 'LstmDqn.qValues(states)');
-    const engine = this.inferenceForward(n);
+    const engine = this.inferenceForward();
     return engine ? engine.qValues(this.networkStates(states)) : this.tfjsQValues(states, n);
   }
 
   /**
    * The forward pass that serves evaluation-mode scoring of one user: `'wasm-simd'` or `'tfjs'` (see
-   * `config.inference`; under 'auto' on wasm, batches of ENGINE_MAX_BATCH_ON_WASM users or more go to tfjs).
+   * `config.inference`; under 'auto' every batch size on the wasm and cpu backends goes to the engine).
    */
   get inferenceEngine(): 'tfjs' | 'wasm-simd' {
-    return this.useEngine(1) ? 'wasm-simd' : 'tfjs';
+    return this.useEngine() ? 'wasm-simd' : 'tfjs';
   }
 
-  private useEngine(rows: number): boolean {
+  private useEngine(): boolean {
     const mode = this.config.inference;
     if (mode === 'tfjs') return false;
     const net = this.config.network;
@@ -454,15 +448,16 @@ export class LstmDqn {
     // whether the network and runtime suit the engine is decided once.
     const backend = tf.getBackend();
     if (backend !== 'cpu' && backend !== 'wasm') return false;
-    // On wasm, XNNPACK's matMuls outrun the engine's once a batch pays for tfjs's per-op cost.
-    if (backend === 'wasm' && rows >= ENGINE_MAX_BATCH_ON_WASM) return false;
+    // On wasm the engine is used at every batch size too: since its spill-free GEMM kernel, side by side against
+    // the tfjs graph (paper network, 10k items, top-10) it won from 1 to 1,024 users (8: 3.6 vs 7.1 ms, 64: 26.5 vs
+    // 33.7 ms, 1,024: 543 vs 688 ms); see the package README.
     this.engineChoice ??= SimdForward.unsupported(net) === null && countParameters(networkParamShapes(net)) * 4 < 512 * 2 ** 20;
     return this.engineChoice;
   }
 
   /** The engine with current weights, or null when scoring runs on tfjs. */
-  private inferenceForward(rows: number): SimdForward | null {
-    if (!this.useEngine(rows)) return null;
+  private inferenceForward(): SimdForward | null {
+    if (!this.useEngine()) return null;
     const ids = Object.values(this.online).map((v) => (v as unknown as { dataId: object }).dataId);
     if (!this.engine || ids.length !== this.engineIds.length || ids.some((id, i) => id !== this.engineIds[i])) {
       try {
