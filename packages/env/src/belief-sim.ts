@@ -303,11 +303,11 @@ export class UserBeliefSim {
     const D = this.dim;
     const gap = this.config.observeGap;
     const out = new Float32Array(users.length * this.obsSize);
+    const ue = this.data.userEmbeddings;
     for (let i = 0; i < users.length; i++) {
       const u = users[i];
       const o = i * this.obsSize;
       for (let c = 0; c < C; c++) out[o + c] = this.beliefs[u * C + c];
-      const ue = this.data.userEmbeddings;
       for (let d = 0; d < D; d++) out[o + C + d] = ue[u * D + d]; // (a subarray per user costs more than the copy)
       if (gap) for (let c = 0; c < C; c++) out[o + C + D + c] = this.optimal(u, c) - this.beliefs[u * C + c];
     }

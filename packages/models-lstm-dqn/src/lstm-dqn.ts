@@ -427,8 +427,8 @@ export class LstmDqn {
   }
 
   /**
-   * The forward pass that serves evaluation-mode scoring of one user: `'wasm-simd'` or `'tfjs'` (see
-   * `config.inference`; under 'auto' every batch size on the wasm and cpu backends goes to the engine).
+   * The forward pass that serves evaluation-mode scoring (`qValues` and what calls it), at any batch size:
+   * `'wasm-simd'` or `'tfjs'` (see `config.inference`).
    */
   get inferenceEngine(): 'tfjs' | 'wasm-simd' {
     return this.useEngine() ? 'wasm-simd' : 'tfjs';
