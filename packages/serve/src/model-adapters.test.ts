@@ -2,7 +2,7 @@
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { LstmDqn, loadLstmDqn, saveModel } from '@rec/models-lstm-dqn';
+import { LstmDqn, loadLstmDqn, saveModel, type NetworkConfig } from '@rec/models-lstm-dqn';
 import { createTd3 } from '@rec/models-td3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { behaviorSimEncoder, ensureServeBackend } from './model-adapters.js';
@@ -14,8 +14,10 @@ const TOKEN = 'adapter-test-token-0123456789';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const NUM_ITEMS = 40;
 
-async function saveTinyModel(dir: string, seed: number, inference: 'auto' | 'tfjs' = 'auto'): Promise<void> {
-  const agent = new LstmDqn({ numActions: NUM_ITEMS, seed, coldStartThreshold: 2, inference, network: { seqLen: 5, featureDim: 10, hidden: 8, mlp: [8] } });
+const TINY_NETWORK = { seqLen: 5, featureDim: 10, hidden: 8, mlp: [8] };
+
+async function saveTinyModel(dir: string, seed: number, inference: 'auto' | 'tfjs' = 'auto', network: Partial<NetworkConfig> = TINY_NETWORK): Promise<void> {
+  const agent = new LstmDqn({ numActions: NUM_ITEMS, seed, coldStartThreshold: 2, inference, network });
   // item i counted (i % 7) + 1 times
   const pops: number[] = [];
   for (let i = 0; i < NUM_ITEMS; i++) for (let c = 0; c <= i % 7; c++) pops.push(i);
@@ -135,8 +137,9 @@ describe('LSTM-DQN in a worker thread', () => {
     await worker.close();
 
     // a 1 ms deadline: the worker cannot answer in time, the HTTP thread answers from popularity meanwhile. The
-    // model here scores on the tfjs cpu graph (the SIMD engine answers this tiny network in well under 1 ms).
-    await saveTinyModel(join(root, 'slow'), 1, 'tfjs');
+    // model here is the paper-sized LSTM (2 x 128) on the tfjs cpu graph, tens of ms per call: the tiny network
+    // answered within 1 ms on a fast run, so the deadline did not fire (a flaky failure in CI).
+    await saveTinyModel(join(root, 'slow'), 1, 'tfjs', { ...TINY_NETWORK, hidden: 128, layers: 2, mlp: [256, 128] });
     const strict = await createServer({ port: 0, logPath: events, models: { default: join(root, 'slow') }, timeoutMs: 1, modelThread: 'worker', backend: ['cpu'] });
     const sb = await strict.listen();
     const r = await getJson(sb, '/recommendations/w?k=5&exclude=3');
